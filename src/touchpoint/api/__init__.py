@@ -1,0 +1,1 @@
+"""REST API /api/v1 with per-workspace API keys."""

@@ -1,0 +1,100 @@
+"""create_app(): settings, runtime (engine, hub, HTTP client), routers, and in embedded mode the
+background loops (inbound processing, dispatcher, timers) inside the web process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from touchpoint import __version__
+from touchpoint.assistant.base import Assistant
+from touchpoint.assistant.faq import FaqAssistant
+from touchpoint.background import BackgroundLoops
+from touchpoint.config import Settings
+from touchpoint.db.migrate import upgrade
+from touchpoint.kit.errors import AppError
+from touchpoint.metrics import Metrics
+from touchpoint.runtime import build_runtime
+
+log = logging.getLogger(__name__)
+WEB = Path(__file__).parent / "web"
+
+
+def create_app(settings: Settings | None = None, *, run_background: bool = True, migrate: bool = True,
+               assistant: Assistant | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(settings)
+        app.state.runtime = runtime
+        if migrate:
+            await upgrade(runtime.engine)
+        loops = None
+        if run_background:
+            loops = BackgroundLoops(runtime, app.state.assistant)
+            loops.start()
+        try:
+            yield
+        finally:
+            if loops is not None:
+                await loops.stop()
+            await runtime.close()
+
+    app = FastAPI(title="Touchpoint", version=__version__, lifespan=lifespan, docs_url="/docs",
+                  openapi_url="/openapi.json")
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.assistant = assistant or FaqAssistant()
+    app.state.run_background = run_background
+    _install_error_handlers(app)
+    _include_routers(app)
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from touchpoint import health
+    from touchpoint.api import router as api_router
+    from touchpoint.inbox import pages as inbox_pages
+    from touchpoint.webhooks import api as webhooks
+    from touchpoint.widget import api as widget_api
+
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+    app.include_router(widget_api.router)
+    app.include_router(api_router.router)
+    app.include_router(inbox_pages.router)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return JSONResponse({"error": {"code": "validation_error", "message": "request is not valid",
+                                       "details": details}}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+            exc.status_code, "http_error")
+        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse({"error": {"code": "internal_error", "message": "something went wrong; it was logged"}},
+                            status_code=500)

@@ -1,0 +1,1 @@
+"""The assistant: what the bot says, and when it hands over to a person."""

@@ -1,0 +1,47 @@
+"""The Assistant protocol the processor calls for every message in a bot-owned conversation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantInput:
+    workspace_id: int
+    conversation_id: int
+    contact_id: int
+    text: str
+    channel: str
+    locale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    content: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    team_slug: str
+    reason: str
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to say and whether to hand over. `rule` and `scores` make every decision auditable."""
+
+    replies: tuple[Reply, ...] = ()
+    handoff: Handoff | None = None
+    intent: str | None = None
+    confidence: float = 0.0
+    rule: str = ""
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+class Assistant(Protocol):
+    async def respond(self, session: AsyncSession, message: AssistantInput) -> Decision: ...

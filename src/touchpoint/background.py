@@ -1,0 +1,87 @@
+"""The background loops of a process: inbound processing, outbox dispatch and timers.
+
+`touchpoint serve` runs them inside the web process (embedded mode, exactly one dispatcher for SQLite);
+`touchpoint worker` runs only them (PostgreSQL, any number of processes). Each loop drains its queue,
+then sleeps until woken by a local commit or until the idle poll interval, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from touchpoint.assistant.base import Assistant
+from touchpoint.conversations.inbound_worker import InboundWorker
+from touchpoint.conversations.timers import TimerWorker
+from touchpoint.delivery.dispatcher import Dispatcher
+from touchpoint.delivery.ratelimit import RateLimiter, make_rate_limiter
+from touchpoint.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class BackgroundLoops:
+    def __init__(self, runtime: Runtime, assistant: Assistant, limiter: RateLimiter | None = None) -> None:
+        self.runtime = runtime
+        self.owner = worker_id()
+        self.limiter = limiter or make_rate_limiter(runtime.settings.redis_url)
+        self.inbound = InboundWorker(runtime, assistant, self.owner)
+        self.dispatcher = Dispatcher(runtime, self.limiter, self.owner)
+        self.timers = TimerWorker(runtime, self.owner)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.heartbeats: dict[str, float] = {}
+
+    def start(self) -> None:
+        for name, step in (("inbound", self.inbound.run_once), ("outbox", self.dispatcher.run_once),
+                           ("timers", self.timers.run_once)):
+            self._tasks.append(asyncio.create_task(self._loop(name, step), name=f"touchpoint-{name}"))
+        self.runtime.state["loops"] = self
+
+    def alive(self, max_age: float = 30.0) -> bool:
+        now = time.monotonic()
+        return bool(self._tasks) and all(not t.done() for t in self._tasks) and all(
+            now - self.heartbeats.get(name, 0) < max_age for name in ("inbound", "outbox", "timers"))
+
+    async def _loop(self, name: str, step: Callable[[], Awaitable[int]]) -> None:
+        wake = self.runtime.wake_event(name)
+        idle = self.runtime.settings.dispatch_idle_poll_seconds
+        while True:
+            self.heartbeats[name] = time.monotonic()
+            wake.clear()
+            try:
+                handled = await step()
+            except asyncio.CancelledError:
+                raise
+            except (OperationalError, DBAPIError) as exc:
+                log.warning("%s loop: database unavailable (%s); retrying in 1 s", name, exc.__class__.__name__)
+                await asyncio.sleep(1.0)
+                continue
+            except Exception:
+                log.exception("%s loop: batch failed; retrying in 1 s", name)
+                await asyncio.sleep(1.0)
+                continue
+            if handled:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=idle)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.limiter.close()

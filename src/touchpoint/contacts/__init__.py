@@ -1,0 +1,1 @@
+"""Contacts: profiles, per-channel identities, consent records."""

@@ -1,0 +1,65 @@
+"""Claims stored inbound events and runs them through the processor.
+
+A batch is processed in one transaction with a savepoint per event: an event's effects and its "done"
+mark commit together (so a crash never applies an event twice), and one bad event rolls back alone and
+is retried with backoff, then marked failed with its error for an operator to see.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from touchpoint.assistant.base import Assistant
+from touchpoint.conversations.processor import process_event
+from touchpoint.db import queue
+from touchpoint.kit.clock import utcnow
+from touchpoint.models import InboundEvent
+from touchpoint.runtime import Runtime
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 6
+
+
+class InboundWorker:
+    def __init__(self, runtime: Runtime, assistant: Assistant, owner: str, batch_size: int = 100) -> None:
+        self.runtime = runtime
+        self.assistant = assistant
+        self.owner = owner
+        self.batch_size = batch_size
+        self.failures = 0
+
+    async def run_once(self) -> int:
+        async with self.runtime.transaction() as session:
+            rows = await queue.claim(session, InboundEvent, owner=self.owner, now=utcnow(),
+                                     lease_seconds=self.runtime.settings.dispatch_lease_seconds,
+                                     limit=self.batch_size)
+        if not rows:
+            return 0
+        failed: list[tuple[InboundEvent, str]] = []
+        async with self.runtime.transaction() as session:
+            for row in rows:
+                try:
+                    async with session.begin_nested():
+                        await process_event(session, self.assistant, row, utcnow())
+                        await queue.complete(session, InboundEvent, row.id, owner=self.owner)
+                except Exception as exc:
+                    log.exception("inbound event %s failed (attempt %s)", row.id, row.attempts)
+                    failed.append((row, f"{type(exc).__name__}: {exc}"))
+        if failed:
+            await self._retry_or_fail(failed)
+        return len(rows)
+
+    async def _retry_or_fail(self, failed: list[tuple[InboundEvent, str]]) -> None:
+        async with self.runtime.transaction() as session:
+            for row, error in failed:
+                self.failures += 1
+                if row.attempts >= MAX_ATTEMPTS:
+                    await queue.complete(session, InboundEvent, row.id, owner=self.owner, status=queue.FAILED,
+                                         error=error[:2000])
+                    log.error("inbound event %s failed for good after %s attempts: %s", row.id, row.attempts, error)
+                else:
+                    delay = min(2 ** row.attempts, 120) * (0.5 + random.random())
+                    await queue.retry_later(session, InboundEvent, row.id, owner=self.owner,
+                                            at=utcnow() + timedelta(seconds=delay), error=error[:2000])

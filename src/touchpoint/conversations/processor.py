@@ -1,0 +1,178 @@
+"""The inbound processor: one normalised event in, everything it implies out, in one transaction.
+
+Order of work for a message: contact and identity → conversation → stored message → consent keywords
+(first, with a confirmation) → routing: a human owns it (agents are told in realtime) or the bot does
+(the assistant answers or hands over, and the customer is acknowledged at once).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from touchpoint.assistant.base import Assistant, AssistantInput, Decision, Handoff
+from touchpoint.channels.base import NormalizedEvent
+from touchpoint.contacts.service import record_consent, resolve_identity
+from touchpoint.conversations import repository, service
+from touchpoint.delivery.outbound import queue_message
+from touchpoint.models import (
+    ChannelAccount,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    InboundEvent,
+    Message,
+    MessageStatus,
+    SenderKind,
+    Workspace,
+)
+from touchpoint.policy import keywords
+from touchpoint.policy.gate import Purpose
+from touchpoint.realtime.events import conversation_topic, stage
+from touchpoint.workspaces.audit import Actor
+
+log = logging.getLogger(__name__)
+NOT_UNDERSTOOD_LIMIT = 2
+
+STOP_CONFIRMATION = ("You're unsubscribed and won't get any more promotional messages here. "
+                     "Reply START to subscribe again. You can still write to us any time.")
+START_CONFIRMATION = "You're subscribed again. Reply STOP at any time to unsubscribe."
+
+
+@dataclass(slots=True)
+class Processed:
+    conversation_id: int | None
+    outcome: str
+
+
+async def process_event(session: AsyncSession, assistant: Assistant, row: InboundEvent, now: datetime) -> Processed:
+    event = NormalizedEvent.from_payload(row.payload)
+    if event.kind == "status":
+        return await _apply_receipt(session, row, event, now)
+    if event.kind in ("opt_out", "opt_in"):
+        return await _apply_provider_consent(session, row, event)
+    if event.kind != "message":
+        return Processed(None, f"ignored:{event.kind}")
+    account = await session.get(ChannelAccount, row.channel_account_id)
+    workspace = await session.get(Workspace, row.workspace_id)
+    assert account is not None and workspace is not None
+    contact, _identity = await resolve_identity(session, workspace_id=row.workspace_id,
+                                                channel_account_id=account.id, external_id=event.sender_id,
+                                                profile=event.profile)
+    conversation, _opened = await service.get_or_open(session, contact=contact, channel_account_id=account.id,
+                                                      now=now)
+    await service.store_inbound(session, conversation=conversation, text=event.text, content=event.content,
+                                external_id=event.provider_event_id, now=now)
+
+    consent_word = keywords.classify(event.text, workspace.settings)
+    if consent_word:
+        return await _apply_keyword(session, conversation, contact, account.channel, consent_word, event.text)
+
+    if ConversationStatus(conversation.status).human_owned:
+        return Processed(conversation.id, "to_humans")
+
+    decision = await assistant.respond(session, AssistantInput(
+        workspace_id=row.workspace_id, conversation_id=conversation.id, contact_id=contact.id, text=event.text,
+        channel=account.channel, locale=contact.locale))
+    decision = await _escalate_repeated_failure(session, conversation, decision)
+    return await _apply_decision(session, conversation, decision, now)
+
+
+async def _apply_keyword(session: AsyncSession, conversation: Conversation, contact: Contact, channel: str,
+                         word: str, text: str) -> Processed:
+    granted = word == "start"
+    await record_consent(session, contact=contact, topic="*", channel=channel, granted=granted,
+                         source="keyword", evidence=text)
+    await queue_message(session, conversation=conversation, sender_kind=SenderKind.system.value,
+                        text=START_CONFIRMATION if granted else STOP_CONFIRMATION, purpose=Purpose.transactional,
+                        content={"event": "consent", "granted": granted})
+    return Processed(conversation.id, f"consent:{word}")
+
+
+async def _escalate_repeated_failure(session: AsyncSession, conversation: Conversation,
+                                     decision: Decision) -> Decision:
+    if decision.rule != "not_understood" or decision.handoff:
+        return decision
+    recent = (await session.execute(
+        select(Message.sender_kind, Message.content).where(
+            Message.conversation_id == conversation.id, Message.direction == Direction.outbound.value,
+            Message.status != MessageStatus.note.value)
+        .order_by(Message.id.desc()).limit(NOT_UNDERSTOOD_LIMIT - 1)
+    )).all()
+    misses = sum(1 for kind, content in recent if kind == "bot" and (content or {}).get("rule") == "not_understood")
+    if misses >= NOT_UNDERSTOOD_LIMIT - 1:
+        return Decision(handoff=Handoff("service", "bot did not understand twice"), intent=decision.intent,
+                        confidence=decision.confidence, rule="repeated_not_understood", scores=decision.scores)
+    return decision
+
+
+async def _apply_decision(session: AsyncSession, conversation: Conversation, decision: Decision,
+                          now: datetime) -> Processed:
+    audit = {"rule": decision.rule, "intent": decision.intent, "confidence": decision.confidence,
+             "scores": decision.scores}
+    for reply in decision.replies:
+        await queue_message(session, conversation=conversation, text=reply.text, sender_kind=SenderKind.bot.value,
+                            purpose=Purpose.service, content={**reply.content, "rule": decision.rule,
+                                                              "decision": audit}, now=now)
+    if decision.handoff is None:
+        return Processed(conversation.id, f"bot:{decision.rule}")
+    team = await repository.team_by_slug(session, conversation.workspace_id, decision.handoff.team_slug)
+    ahead = await repository.queue_length(session, conversation.workspace_id, team.id if team else None)
+    await service.hand_off(session, conversation=conversation, team=team, reason=decision.handoff.reason,
+                           actor=Actor("system", None, "assistant"), priority=decision.handoff.priority)
+    # The acknowledgement is a transactional notice: it must reach the customer although a human owns
+    # the conversation from this moment on.
+    await queue_message(session, conversation=conversation, text=acknowledgement(team.name if team else None, ahead),
+                        sender_kind=SenderKind.system.value, purpose=Purpose.transactional,
+                        content={"event": "handoff", "decision": audit, "queue_position": ahead + 1}, now=now)
+    return Processed(conversation.id, f"handoff:{decision.handoff.team_slug}")
+
+
+def acknowledgement(team_name: str | None, ahead: int) -> str:
+    who = f"our {team_name.lower()} team" if team_name else "a member of our team"
+    if ahead == 0:
+        wait = "You're next in line."
+    elif ahead == 1:
+        wait = "There is 1 person ahead of you."
+    else:
+        wait = f"There are {ahead} people ahead of you."
+    return f"Thanks, I'm connecting you with {who}. {wait} You can keep writing here in the meantime."
+
+
+async def _apply_receipt(session: AsyncSession, row: InboundEvent, event: NormalizedEvent,
+                         now: datetime) -> Processed:
+    """Receipts move a message's status forward only; a late 'delivered' never undoes 'read'."""
+    new = MessageStatus(event.status or "sent")
+    lower_ranks = [s.value for s in MessageStatus if 0 < s.rank < new.rank]
+    if new == MessageStatus.failed:
+        lower_ranks = [MessageStatus.queued.value, MessageStatus.sent.value, MessageStatus.delivered.value]
+    result = await session.execute(
+        update(Message).where(Message.channel_account_id == row.channel_account_id,
+                              Message.direction == Direction.outbound.value,
+                              Message.external_id == event.provider_message_id,
+                              Message.status.in_(lower_ranks))
+        .values(status=new.value, status_at=now, status_reason=event.error)
+        .returning(Message.id, Message.conversation_id)
+    )
+    updated = result.first()
+    if updated is None:
+        return Processed(None, "receipt:stale_or_unknown")
+    stage(session, conversation_topic(updated.conversation_id),
+          {"type": "status", "message_id": updated.id, "status": new.value})
+    return Processed(updated.conversation_id, f"receipt:{new.value}")
+
+
+async def _apply_provider_consent(session: AsyncSession, row: InboundEvent, event: NormalizedEvent) -> Processed:
+    account = await session.get(ChannelAccount, row.channel_account_id)
+    assert account is not None
+    contact, _ = await resolve_identity(session, workspace_id=row.workspace_id, channel_account_id=account.id,
+                                        external_id=event.sender_id, profile=event.profile)
+    await record_consent(session, contact=contact, topic=event.content.get("topic", "*"), channel=account.channel,
+                         granted=event.kind == "opt_in", source=f"provider:{account.channel}")
+    latest = await repository.latest_conversation_for(session, contact.id, account.id)
+    return Processed(latest.id if latest else None, event.kind)

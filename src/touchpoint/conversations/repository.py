@@ -1,0 +1,83 @@
+"""Every conversation and message query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from touchpoint.models import Conversation, ConversationStatus, Message, Team
+
+
+async def access_conversation(session: AsyncSession, workspace_id: int, conversation_id: int) -> Conversation | None:
+    return (await session.execute(
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.workspace_id == workspace_id)
+    )).scalar_one_or_none()
+
+
+async def open_conversation_for(session: AsyncSession, contact_id: int, channel_account_id: int) -> Conversation | None:
+    return (await session.execute(
+        select(Conversation)
+        .where(Conversation.contact_id == contact_id, Conversation.channel_account_id == channel_account_id,
+               Conversation.status != ConversationStatus.resolved.value)
+        .order_by(Conversation.id.desc()).limit(1)
+    )).scalar_one_or_none()
+
+
+async def latest_conversation_for(session: AsyncSession, contact_id: int,
+                                  channel_account_id: int) -> Conversation | None:
+    return (await session.execute(
+        select(Conversation)
+        .where(Conversation.contact_id == contact_id, Conversation.channel_account_id == channel_account_id)
+        .order_by(Conversation.id.desc()).limit(1)
+    )).scalar_one_or_none()
+
+
+async def messages_of(session: AsyncSession, conversation_id: int, *, after_id: int | None = None,
+                      limit: int = 200, include_notes: bool = True) -> Sequence[Message]:
+    stmt = select(Message).where(Message.conversation_id == conversation_id)
+    if after_id:
+        stmt = stmt.where(Message.id > after_id)
+    if not include_notes:
+        stmt = stmt.where(Message.status != "note")
+    # Newest `limit` messages, returned oldest first.
+    rows = (await session.execute(stmt.order_by(Message.id.desc()).limit(limit))).scalars().all()
+    return list(reversed(rows))
+
+
+async def list_conversations(session: AsyncSession, workspace_id: int, *, statuses: Sequence[str] | None = None,
+                             team_id: int | None = None, agent_id: int | None = None, limit: int = 50,
+                             before_id: int | None = None) -> Sequence[Conversation]:
+    stmt = select(Conversation).where(Conversation.workspace_id == workspace_id)
+    if statuses:
+        stmt = stmt.where(Conversation.status.in_(list(statuses)))
+    if team_id:
+        stmt = stmt.where(Conversation.team_id == team_id)
+    if agent_id:
+        stmt = stmt.where(Conversation.agent_id == agent_id)
+    if before_id:
+        stmt = stmt.where(Conversation.id < before_id)
+    stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def count_by_status(session: AsyncSession, workspace_id: int) -> dict[str, int]:
+    rows = await session.execute(
+        select(Conversation.status, func.count()).where(Conversation.workspace_id == workspace_id)
+        .group_by(Conversation.status))
+    return {status: count for status, count in rows.all()}
+
+
+async def team_by_slug(session: AsyncSession, workspace_id: int, slug: str) -> Team | None:
+    return (await session.execute(
+        select(Team).where(Team.workspace_id == workspace_id, Team.slug == slug)
+    )).scalar_one_or_none()
+
+
+async def queue_length(session: AsyncSession, workspace_id: int, team_id: int | None) -> int:
+    stmt = select(func.count()).select_from(Conversation).where(
+        Conversation.workspace_id == workspace_id, Conversation.status == ConversationStatus.queued.value)
+    if team_id:
+        stmt = stmt.where(Conversation.team_id == team_id)
+    return int((await session.execute(stmt)).scalar() or 0)

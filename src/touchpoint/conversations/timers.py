@@ -1,0 +1,65 @@
+"""Timers that belong to conversations: snooze wake-up. (SLA breach, CSAT and journey waits arrive with
+their issues, as more kinds here.)"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from touchpoint.db import queue
+from touchpoint.kit.clock import utcnow
+from touchpoint.models import Conversation, ConversationStatus, Timer
+from touchpoint.realtime.events import stage, workspace_topic
+from touchpoint.runtime import Runtime, wake_after_commit
+from touchpoint.workspaces.audit import Actor, record_audit
+
+log = logging.getLogger(__name__)
+SNOOZE = "snooze_wake"
+
+
+async def snooze(session: AsyncSession, *, conversation: Conversation, until: datetime, actor: Actor) -> None:
+    await cancel_snooze(session, conversation)
+    conversation.status = ConversationStatus.snoozed.value
+    conversation.snoozed_until = until
+    session.add(Timer(workspace_id=conversation.workspace_id, kind=SNOOZE, subject_id=conversation.id,
+                      lane=f"t{conversation.id}", available_at=until))
+    record_audit(session, workspace_id=conversation.workspace_id, actor=actor, action="conversation.snooze",
+                 subject_type="conversation", subject_id=conversation.id, until=until.isoformat())
+    wake_after_commit(session, "timers")
+    await session.flush()
+
+
+async def cancel_snooze(session: AsyncSession, conversation: Conversation) -> None:
+    await session.execute(delete(Timer).where(Timer.kind == SNOOZE, Timer.subject_id == conversation.id,
+                                              Timer.status == queue.PENDING))
+
+
+class TimerWorker:
+    def __init__(self, runtime: Runtime, owner: str) -> None:
+        self.runtime = runtime
+        self.owner = owner
+
+    async def run_once(self) -> int:
+        async with self.runtime.transaction() as session:
+            timers = await queue.claim(session, Timer, owner=self.owner, now=utcnow(), lease_seconds=60, limit=100)
+            for timer in timers:
+                await self._fire(session, timer)
+                await queue.complete(session, Timer, timer.id, owner=self.owner)
+        return len(timers)
+
+    async def _fire(self, session: AsyncSession, timer: Timer) -> None:
+        if timer.kind != SNOOZE or timer.subject_id is None:
+            log.warning("timer %s of unknown kind %s ignored", timer.id, timer.kind)
+            return
+        conversation = await session.get(Conversation, timer.subject_id)
+        if conversation is None or conversation.status != ConversationStatus.snoozed.value:
+            return
+        conversation.status = (ConversationStatus.assigned if conversation.agent_id
+                               else ConversationStatus.queued).value
+        conversation.snoozed_until = None
+        stage(session, workspace_topic(conversation.workspace_id),
+              {"type": "conversation", "change": "unsnoozed", "conversation_id": conversation.id,
+               "status": conversation.status})

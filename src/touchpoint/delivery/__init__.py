@@ -1,0 +1,1 @@
+"""Outbox, dispatcher, rate limiters, retries and receipts."""

@@ -1,0 +1,1 @@
+"""Agent inbox: login, conversation list, conversation page, realtime updates."""

@@ -1,0 +1,1 @@
+"""Domain-free helpers: clock, errors, signatures, secrets, ids."""

@@ -1,0 +1,93 @@
+"""The process-wide objects every part shares: settings, database, hub, HTTP client, wake-up signals.
+
+`transaction()` is the only place that commits: it owns the unit of work of a request or a job, then
+publishes staged realtime events and wakes the background loops that have new work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from touchpoint.config import Settings
+from touchpoint.db.engine import make_engine, make_sessionmaker
+from touchpoint.kit.secrets import SecretBox
+from touchpoint.realtime.events import take_staged
+from touchpoint.realtime.hub import Hub, make_hub
+
+WAKE_KEY = "touchpoint.wake"
+
+
+def wake_after_commit(session: AsyncSession, loop_name: str) -> None:
+    """Ask for a background loop ("inbound", "outbox", "timers") to look for work once committed."""
+    session.info.setdefault(WAKE_KEY, set()).add(loop_name)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    hub: Hub
+    http: httpx.AsyncClient
+    box: SecretBox
+    wake_events: dict[str, asyncio.Event] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def allow_private_urls(self) -> bool:
+        return self.settings.allow_private_urls
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                session.info.clear()
+                raise
+            await self.after_commit(session)
+
+    async def after_commit(self, session: AsyncSession) -> None:
+        for topic, event in take_staged(session):
+            await self.publish(topic, event)
+        for name in session.info.pop(WAKE_KEY, ()):
+            self.wake(name)
+
+    async def publish(self, topic: str, event: dict[str, Any]) -> None:
+        try:
+            await self.hub.publish(topic, event)
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).exception("realtime publish failed for %s", topic)
+
+    def wake(self, name: str) -> None:
+        self.wake_events.setdefault(name, asyncio.Event()).set()
+
+    def wake_event(self, name: str) -> asyncio.Event:
+        return self.wake_events.setdefault(name, asyncio.Event())
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.hub.close()
+        await self.engine.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    engine = make_engine(settings)
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.provider_timeout_seconds, connect=5.0),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        headers={"user-agent": "Touchpoint/0.1"},
+    )
+    return Runtime(settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
+                   hub=make_hub(settings.redis_url), http=http, box=SecretBox(settings.secret_key))

@@ -1,0 +1,1 @@
+"""Web chat widget endpoints: session, messages over WebSocket with an HTTP fallback."""

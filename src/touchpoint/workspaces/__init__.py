@@ -1,0 +1,1 @@
+"""Workspaces: tenants, their settings, API keys, agents and teams, and the audit log."""
