@@ -1,0 +1,93 @@
+"""The CLI, run the way a user runs it: as a command in a shell, against a data directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+TOUCHPOINT = shutil.which("touchpoint", path=str(Path(sys.executable).parent)) or "touchpoint"
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "TOUCHPOINT_ENVIRONMENT": "development", **(env or {})}
+    full_env.pop("TOUCHPOINT_DATABASE_URL", None)
+    return subprocess.run([TOUCHPOINT, *args], capture_output=True, text=True, timeout=timeout, env=full_env,
+                          check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["worker"], ["migrate"], ["demo"], ["channels", "add"],
+                                     ["channels", "list"], ["apikey"]])
+def test_every_command_has_help(command):
+    result = run(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_serve_and_demo_take_host_and_port():
+    for command in ("serve", "demo"):
+        out = run(command, "--help").stdout
+        assert "--host" in out and "--port" in out
+
+
+def test_demo_is_idempotent_and_channels_and_keys_can_be_added(tmp_path):
+    first = run("demo", "--no-serve", "--data-dir", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert "created" in first.stdout and "maria@harbour.example" in first.stdout
+    second = run("demo", "--no-serve", "--data-dir", str(tmp_path))
+    assert "already there" in second.stdout
+    env = {"TOUCHPOINT_DATA_DIR": str(tmp_path)}
+    added = run("channels", "add", "api", "--name", "Kiosk", "--credential", "secret=s3cret",
+                "--setting", "outbound_url=https://brand.example/inbox", env=env)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip().startswith("/webhooks/api/")
+    listed = run("channels", "list", env=env)
+    assert "Kiosk" in listed.stdout and "webchat" in listed.stdout
+    unknown = run("channels", "add", "carrier-pigeon", "--name", "x", env=env)
+    assert unknown.returncode == 2 and "unknown channel" in unknown.stdout
+    key = run("apikey", "--name", "crm sync", env=env)
+    assert key.returncode == 0 and key.stdout.strip().startswith("tp_")
+
+
+def test_production_refuses_the_default_secret(tmp_path):
+    result = run("migrate", "--data-dir", str(tmp_path), env={"TOUCHPOINT_ENVIRONMENT": "production"})
+    assert result.returncode == 2
+    assert "TOUCHPOINT_SECRET_KEY" in result.stdout
+
+
+def test_serve_applies_migrations_and_becomes_ready(tmp_path):
+    port = free_port()
+    env = {**os.environ, "TOUCHPOINT_ENVIRONMENT": "development"}
+    env.pop("TOUCHPOINT_DATABASE_URL", None)
+    process = subprocess.Popen([TOUCHPOINT, "serve", "--port", str(port), "--data-dir", str(tmp_path)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        body = None
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                body = response.json()
+                if response.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        assert body == {"ready": True, "checks": {"database": "ok", "migrations": "ok", "dispatcher": "ok"}}
+        assert (tmp_path / "touchpoint.db").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
