@@ -46,7 +46,7 @@ AGENTS = [
     ("li@harbour.example", "Li Wei", Role.agent, ["service", "sales"], False),
 ]
 
-CONTACTS = [
+CONTACTS: list[tuple[str, str, str | None, str, str, list[str], ConversationStatus]] = [
     ("visitor-ana", "Ana Silva", "ana@example.com", "Europe/Lisbon", "pt",
      ["Hi, is breakfast included?"], ConversationStatus.bot),
     ("visitor-tom", "Tom Baker", "tom@example.com", "Europe/London", "en",
@@ -73,8 +73,9 @@ async def ensure_demo(session: AsyncSession, box: SecretBox) -> DemoInfo:
         return DemoInfo(existing.id, WIDGET_KEY, AGENTS[0][0], DEMO_PASSWORD, created=False)
     workspace = await workspaces.create_workspace(session, box, slug=DEMO_SLUG, name="Harbour Stays",
                                                   timezone="Europe/Lisbon",
-                                                  settings={"widget": {"title": "Harbour Stays",
-                                                                       "greeting": "Hi! How can we help with your stay?"}})
+                                                  settings={"widget": {
+                                                      "title": "Harbour Stays",
+                                                      "greeting": "Hi! How can we help with your stay?"}})
     teams = {slug: await workspaces.add_team(session, workspace=workspace, slug=slug, name=name)
              for slug, name in (("service", "Service"), ("sales", "Sales"))}
     agents = []
@@ -89,11 +90,12 @@ async def ensure_demo(session: AsyncSession, box: SecretBox) -> DemoInfo:
     account = await workspaces.add_channel_account(session, box, workspace=workspace, channel="webchat",
                                                    name="Website chat", key=WIDGET_KEY)
     now = utcnow()
-    for index, (external, name, email, tz, locale, texts, status) in enumerate(CONTACTS):
+    for index, (external, person, person_email, tz, locale, texts, status) in enumerate(CONTACTS):
         when = now - timedelta(hours=6 - index)
         contact, _ = await resolve_identity(session, workspace_id=workspace.id, channel_account_id=account.id,
                                             external_id=external,
-                                            profile={"name": name, "email": email, "timezone": tz, "locale": locale})
+                                            profile={"name": person, "email": person_email, "timezone": tz,
+                                                     "locale": locale})
         await record_consent(session, contact=contact, topic="promotions", channel="*", granted=index % 2 == 0,
                              source="booking_form")
         conversation, _ = await conversations.get_or_open(session, contact=contact, channel_account_id=account.id,

@@ -47,8 +47,9 @@ async def metrics(request: Request) -> Response:
     m = request.app.state.metrics
     now = utcnow()
     async with runtime.sessionmaker() as session:
-        for direction, status, count in (await session.execute(
-                select(Message.direction, Message.status, func.count()).group_by(Message.direction, Message.status))).all():
+        by_status = select(Message.direction, Message.status, func.count()).group_by(Message.direction,
+                                                                                     Message.status)
+        for direction, status, count in (await session.execute(by_status)).all():
             m.messages.labels(direction, status).set(count)
         for model, gauge, lag in ((OutboxItem, m.outbox_depth, m.dispatch_lag),
                                   (InboundEvent, m.inbound_depth, m.inbound_lag)):
