@@ -33,10 +33,14 @@ def wake_after_commit(session: AsyncSession, loop_name: str) -> None:
 class Runtime:
     settings: Settings
     engine: AsyncEngine
+    # Read-only work (pages, lookups, polling) uses `sessionmaker`; on SQLite its transactions are
+    # DEFERRED so they never hold the write lock. Writes go through `transaction()`.
     sessionmaker: async_sessionmaker[AsyncSession]
+    write_sessionmaker: async_sessionmaker[AsyncSession]
     hub: Hub
     http: httpx.AsyncClient
     box: SecretBox
+    read_engine: AsyncEngine
     wake_events: dict[str, asyncio.Event] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -46,7 +50,7 @@ class Runtime:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
+        async with self.write_sessionmaker() as session:
             try:
                 yield session
                 await session.commit()
@@ -80,14 +84,18 @@ class Runtime:
         await self.http.aclose()
         await self.hub.close()
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 def build_runtime(settings: Settings) -> Runtime:
     engine = make_engine(settings)
+    read_engine = make_engine(settings, for_writes=False) if settings.is_sqlite else engine
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.provider_timeout_seconds, connect=5.0),
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
         headers={"user-agent": "Touchpoint/0.1"},
     )
-    return Runtime(settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
-                   hub=make_hub(settings.redis_url), http=http, box=SecretBox(settings.secret_key))
+    return Runtime(settings=settings, engine=engine, sessionmaker=make_sessionmaker(read_engine),
+                   write_sessionmaker=make_sessionmaker(engine), hub=make_hub(settings.redis_url), http=http,
+                   box=SecretBox(settings.secret_key), read_engine=read_engine)

@@ -86,8 +86,13 @@ def test_serve_applies_migrations_and_becomes_ready(tmp_path):
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
+        if body is None or not body.get("ready"):
+            process.terminate()
+            output = process.communicate(timeout=15)[0].decode(errors="replace")
+            raise AssertionError(f"not ready: {body}\n{output[-3000:]}")
         assert body == {"ready": True, "checks": {"database": "ok", "migrations": "ok", "dispatcher": "ok"}}
         assert (tmp_path / "touchpoint.db").exists()
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=15)

@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from touchpoint.config import Settings
 
 
-def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+def make_engine(settings: Settings, *, pool_size: int | None = None, for_writes: bool = True) -> AsyncEngine:
+    """`for_writes=False` on SQLite gives an engine whose transactions start DEFERRED: readers in WAL
+    mode never wait for the write lock. Everything that writes goes through a write engine."""
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, immediate=for_writes)
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if settings.database_schema:
         kwargs["connect_args"] = {"server_settings": {"search_path": settings.database_schema}}
@@ -23,7 +25,7 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEng
     return create_async_engine(url, **kwargs)
 
 
-def _sqlite_engine(url: str) -> AsyncEngine:
+def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     path = url.split(":///", 1)[1] if ":///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +47,7 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     def _on_begin(conn: Any) -> None:
         # SQLite drops FOR UPDATE silently; an IMMEDIATE transaction takes the write lock up front
         # so claims and check-then-write sequences are serialised rather than racing.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
