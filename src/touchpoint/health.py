@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 
@@ -14,6 +14,11 @@ from touchpoint.kit.clock import utcnow
 from touchpoint.models import InboundEvent, Message, OutboxItem
 
 router = APIRouter(tags=["operations"])
+
+
+@router.get("/", include_in_schema=False)
+async def root() -> RedirectResponse:
+    return RedirectResponse("/inbox", status_code=303)
 
 
 @router.get("/healthz")
