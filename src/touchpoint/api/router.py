@@ -1,5 +1,14 @@
-"""Placeholder router; /api/v1 is assembled here."""
+"""/api/v1: the public REST API, authenticated with per-workspace API keys (see deps.ApiWorkspace).
+
+Every route answers errors as {"error": {"code", "message", "details"?}} with a stable code.
+"""
 
 from fastapi import APIRouter
 
-router = APIRouter(prefix="/api/v1")
+from touchpoint.api import contacts, conversations, messages
+from touchpoint.api.schemas import error_responses
+
+router = APIRouter(prefix="/api/v1", responses=error_responses(401, 413, 422))
+router.include_router(contacts.router)
+router.include_router(conversations.router)
+router.include_router(messages.router)
