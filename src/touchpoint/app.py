@@ -10,7 +10,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True,
                 await loops.stop()
             await runtime.close()
 
-    app = FastAPI(title="Touchpoint", version=__version__, lifespan=lifespan, docs_url="/docs",
+    # /docs is served from vendored Swagger UI files: nothing is fetched from a CDN at run time.
+    app = FastAPI(title="Touchpoint", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json")
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -58,6 +60,14 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True,
     _install_error_handlers(app)
     _include_routers(app)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Touchpoint API",
+                                   swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png")
+
     return app
 
 

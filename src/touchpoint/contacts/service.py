@@ -19,36 +19,35 @@ PROFILE_FIELDS = ("name", "email", "phone", "locale", "timezone")
 
 async def resolve_identity(session: AsyncSession, *, workspace_id: int, channel_account_id: int,
                            external_id: str, profile: dict[str, Any]) -> tuple[Contact, ContactIdentity]:
-    """The contact behind (channel account, external id), created on first contact."""
-    identity = await repository.find_identity(session, channel_account_id, external_id)
-    if identity is not None:
-        contact = await session.get(Contact, identity.contact_id)
-        assert contact is not None
-        _fill_missing(contact, profile)
-        return contact, identity
-    contact = None
-    if profile.get("external_ref"):
-        contact = await repository.find_by_external_ref(session, workspace_id, profile["external_ref"])
-    if contact is None:
-        contact = Contact(workspace_id=workspace_id, attributes={})
-        _fill_missing(contact, profile)
-        contact.external_ref = profile.get("external_ref")
-        session.add(contact)
-        await session.flush()
-    identity = ContactIdentity(workspace_id=workspace_id, contact_id=contact.id,
-                               channel_account_id=channel_account_id, external_id=external_id)
-    try:
-        async with session.begin_nested():
-            session.add(identity)
-    except IntegrityError:
-        # Another worker created it between our read and our insert: use theirs.
-        existing = await repository.find_identity(session, channel_account_id, external_id)
-        assert existing is not None
-        identity = existing
-        found = await session.get(Contact, identity.contact_id)
-        assert found is not None
-        contact = found
-    return contact, identity
+    """The contact behind (channel account, external id), created on first contact.
+
+    Another worker may create the same identity, or a contact with the same external_ref, between our
+    read and our insert: the unique constraints catch that, the savepoint undoes our half, and the
+    second pass finds theirs. No orphan contact is left behind either way.
+    """
+    for _ in range(3):
+        identity = await repository.find_identity(session, channel_account_id, external_id)
+        if identity is not None:
+            contact = await session.get(Contact, identity.contact_id)
+            assert contact is not None
+            _fill_missing(contact, profile)
+            return contact, identity
+        external_ref = profile.get("external_ref")
+        existing = await repository.find_by_external_ref(session, workspace_id, external_ref) if external_ref else None
+        try:
+            async with session.begin_nested():
+                contact = existing or Contact(workspace_id=workspace_id, attributes={}, external_ref=external_ref)
+                _fill_missing(contact, profile)
+                session.add(contact)
+                await session.flush()
+                identity = ContactIdentity(workspace_id=workspace_id, contact_id=contact.id,
+                                           channel_account_id=channel_account_id, external_id=external_id)
+                session.add(identity)
+                await session.flush()
+            return contact, identity
+        except IntegrityError:
+            continue
+    raise Conflict("contact identity is being created concurrently; try again", code="identity_race")
 
 
 def _fill_missing(contact: Contact, profile: dict[str, Any]) -> None:

@@ -15,7 +15,8 @@ from touchpoint.kit.clock import utcnow
 class Contact(IdMixin, CreatedMixin, Base):
     __tablename__ = "contacts"
     __table_args__ = (Index("ix_contacts_ws_email", "workspace_id", "email"),
-                      Index("ix_contacts_ws_external", "workspace_id", "external_ref"),)
+                      # NULLs are distinct in both databases, so only contacts with a brand id are unique.
+                      Index("uq_contacts_ws_external_ref", "workspace_id", "external_ref", unique=True),)
 
     workspace_id: Mapped[int] = workspace_fk()
     name: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -114,7 +114,7 @@ def upgrade() -> None:
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contacts_workspace_id'), ['workspace_id'], unique=False)
         batch_op.create_index('ix_contacts_ws_email', ['workspace_id', 'email'], unique=False)
-        batch_op.create_index('ix_contacts_ws_external', ['workspace_id', 'external_ref'], unique=False)
+        batch_op.create_index('uq_contacts_ws_external_ref', ['workspace_id', 'external_ref'], unique=True)
 
     op.create_table('teams',
     sa.Column('workspace_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -383,7 +383,7 @@ def downgrade() -> None:
 
     op.drop_table('teams')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
-        batch_op.drop_index('ix_contacts_ws_external')
+        batch_op.drop_index('uq_contacts_ws_external_ref')
         batch_op.drop_index('ix_contacts_ws_email')
         batch_op.drop_index(batch_op.f('ix_contacts_workspace_id'))
 
