@@ -36,19 +36,22 @@ async def latest_conversation_for(session: AsyncSession, contact_id: int,
 
 async def messages_of(session: AsyncSession, conversation_id: int, *, after_id: int | None = None,
                       limit: int = 200, include_notes: bool = True) -> Sequence[Message]:
+    """Without `after_id`: the newest `limit` messages. With it: the next `limit` after it, so a client
+    syncing forward never skips any. Both oldest first."""
     stmt = select(Message).where(Message.conversation_id == conversation_id)
-    if after_id:
-        stmt = stmt.where(Message.id > after_id)
     if not include_notes:
         stmt = stmt.where(Message.status != "note")
-    # Newest `limit` messages, returned oldest first.
+    if after_id:
+        return (await session.execute(stmt.where(Message.id > after_id).order_by(Message.id).limit(limit))
+                ).scalars().all()
     rows = (await session.execute(stmt.order_by(Message.id.desc()).limit(limit))).scalars().all()
     return list(reversed(rows))
 
 
 async def list_conversations(session: AsyncSession, workspace_id: int, *, statuses: Sequence[str] | None = None,
-                             team_id: int | None = None, agent_id: int | None = None, limit: int = 50,
-                             before_id: int | None = None) -> Sequence[Conversation]:
+                             team_id: int | None = None, agent_id: int | None = None,
+                             limit: int = 50) -> Sequence[Conversation]:
+    """Most recent activity first. (Paged lists: api.repository.conversations_page keys on activity.)"""
     stmt = select(Conversation).where(Conversation.workspace_id == workspace_id)
     if statuses:
         stmt = stmt.where(Conversation.status.in_(list(statuses)))
@@ -56,8 +59,6 @@ async def list_conversations(session: AsyncSession, workspace_id: int, *, status
         stmt = stmt.where(Conversation.team_id == team_id)
     if agent_id:
         stmt = stmt.where(Conversation.agent_id == agent_id)
-    if before_id:
-        stmt = stmt.where(Conversation.id < before_id)
     stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
     return (await session.execute(stmt)).scalars().all()
 
