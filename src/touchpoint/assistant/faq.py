@@ -21,7 +21,7 @@ STOPWORDS = frozenset(
 HUMAN_PATTERNS = [re.compile(p) for p in (
     r"\b(talk|speak|chat)\b.{0,20}\b(human|person|someone|somebody|agent|representative|people|staff)\b",
     r"\b(real|live)\s+(person|human|agent)\b",
-    r"^\s*(human|agent|operator|representative|a person)\s*[.!?]*\s*$",
+    r"^\s*(an? )?(human|agent|operator|representative|person|real person)( please| pls| now)?\s*[.!?]*\s*$",
     r"\bcustomer (service|support)\b",
     r"\b(can|could) (someone|somebody) (call|help|contact)\b",
 )]

@@ -1,14 +1,16 @@
 """Claims stored inbound events and runs them through the processor.
 
-A batch is processed in one transaction with a savepoint per event: an event's effects and its "done"
-mark commit together (so a crash never applies an event twice), and one bad event rolls back alone and
-is retried with backoff, then marked failed with its error for an operator to see.
+A claimed batch is processed in short transactions (about 20 ms of work each) with a savepoint per event:
+an event's effects and its "done" mark commit together (so a crash never applies an event twice), and one
+bad event rolls back alone and is retried with backoff, then marked failed with its error for an
+operator to see.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import timedelta
 
 from touchpoint.assistant.base import Assistant
@@ -20,6 +22,8 @@ from touchpoint.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
+# How long one processing transaction may hold the database before it commits and lets others write.
+TRANSACTION_BUDGET_SECONDS = 0.02
 
 
 class InboundWorker:
@@ -38,15 +42,21 @@ class InboundWorker:
         if not rows:
             return 0
         failed: list[tuple[InboundEvent, str]] = []
-        async with self.runtime.transaction() as session:
-            for row in rows:
-                try:
-                    async with session.begin_nested():
-                        await process_event(session, self.assistant, row, utcnow())
-                        await queue.complete(session, InboundEvent, row.id, owner=self.owner)
-                except Exception as exc:
-                    log.exception("inbound event %s failed (attempt %s)", row.id, row.attempts)
-                    failed.append((row, f"{type(exc).__name__}: {exc}"))
+        pending = list(rows)
+        while pending:
+            # Several short transactions rather than one per batch: on SQLite a transaction holds the
+            # only write lock, and webhooks waiting behind a 100-event batch would wait its whole length.
+            async with self.runtime.transaction() as session:
+                started = time.monotonic()
+                while pending and time.monotonic() - started < TRANSACTION_BUDGET_SECONDS:
+                    row = pending.pop(0)
+                    try:
+                        async with session.begin_nested():
+                            await process_event(session, self.assistant, row, utcnow())
+                            await queue.complete(session, InboundEvent, row.id, owner=self.owner)
+                    except Exception as exc:
+                        log.exception("inbound event %s failed (attempt %s)", row.id, row.attempts)
+                        failed.append((row, f"{type(exc).__name__}: {exc}"))
         if failed:
             await self._retry_or_fail(failed)
         return len(rows)

@@ -30,7 +30,8 @@ from touchpoint.realtime.events import conversation_topic, stage, workspace_topi
 from touchpoint.workspaces.audit import Actor, record_audit
 
 
-def _changed(session: AsyncSession, conversation: Conversation, change: str) -> None:
+def announce_change(session: AsyncSession, conversation: Conversation, change: str) -> None:
+    """Tell agents' browsers (list and conversation page) after commit."""
     event = {"type": "conversation", "change": change, "conversation_id": conversation.id,
              "status": conversation.status, "team_id": conversation.team_id, "agent_id": conversation.agent_id}
     stage(session, workspace_topic(conversation.workspace_id), event)
@@ -47,7 +48,7 @@ async def get_or_open(session: AsyncSession, *, contact: Contact, channel_accoun
                                 last_message_at=now)
     session.add(conversation)
     await session.flush()
-    _changed(session, conversation, "opened")
+    announce_change(session, conversation, "opened")
     return conversation, True
 
 
@@ -67,7 +68,7 @@ async def store_inbound(session: AsyncSession, *, conversation: Conversation, te
     conversation.last_message_preview = text[:200]
     await session.flush()
     stage(session, conversation_topic(conversation.id), {"type": "message", "message_id": message.id})
-    _changed(session, conversation, "message")
+    announce_change(session, conversation, "message")
     return message
 
 
@@ -83,7 +84,7 @@ async def hand_off(session: AsyncSession, *, conversation: Conversation, team: T
                  subject_type="conversation", subject_id=conversation.id, team_id=conversation.team_id,
                  reason=reason)
     await session.flush()
-    _changed(session, conversation, "handoff")
+    announce_change(session, conversation, "handoff")
 
 
 async def take_over(session: AsyncSession, *, conversation: Conversation, agent: Agent) -> None:
@@ -105,7 +106,7 @@ async def assign_agent(session: AsyncSession, *, conversation: Conversation, age
         await queue_message(session, conversation=conversation, text=f"{first_name} joined the conversation",
                             sender_kind=SenderKind.system.value, purpose=Purpose.transactional,
                             content={"event": "agent_joined", "agent_name": first_name})
-    _changed(session, conversation, "assigned")
+    announce_change(session, conversation, "assigned")
 
 
 async def assign_team(session: AsyncSession, *, conversation: Conversation, team: Team, actor: Actor) -> None:
@@ -121,7 +122,7 @@ async def assign_team(session: AsyncSession, *, conversation: Conversation, team
     record_audit(session, workspace_id=conversation.workspace_id, actor=actor, action="conversation.assign_team",
                  subject_type="conversation", subject_id=conversation.id, team_id=team.id)
     await session.flush()
-    _changed(session, conversation, "team")
+    announce_change(session, conversation, "team")
 
 
 async def resolve(session: AsyncSession, *, conversation: Conversation, actor: Actor) -> None:
@@ -133,7 +134,7 @@ async def resolve(session: AsyncSession, *, conversation: Conversation, actor: A
     record_audit(session, workspace_id=conversation.workspace_id, actor=actor, action="conversation.resolve",
                  subject_type="conversation", subject_id=conversation.id)
     await session.flush()
-    _changed(session, conversation, "resolved")
+    announce_change(session, conversation, "resolved")
 
 
 async def hand_back_to_bot(session: AsyncSession, *, conversation: Conversation, actor: Actor) -> None:
@@ -143,7 +144,7 @@ async def hand_back_to_bot(session: AsyncSession, *, conversation: Conversation,
     record_audit(session, workspace_id=conversation.workspace_id, actor=actor, action="conversation.to_bot",
                  subject_type="conversation", subject_id=conversation.id)
     await session.flush()
-    _changed(session, conversation, "to_bot")
+    announce_change(session, conversation, "to_bot")
 
 
 async def add_note(session: AsyncSession, *, conversation: Conversation, agent: Agent, text: str) -> Message:
@@ -164,5 +165,5 @@ async def agent_reply(session: AsyncSession, *, conversation: Conversation, agen
         await assign_agent(session, conversation=conversation, agent=agent, actor=Actor("agent", agent.id, agent.name))
     message = await queue_message(session, conversation=conversation, text=text, sender_kind=SenderKind.agent.value,
                                   purpose=Purpose.service, agent_id=agent.id, idempotency_key=idempotency_key)
-    _changed(session, conversation, "message")
+    announce_change(session, conversation, "message")
     return message

@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from touchpoint.conversations.service import announce_change
 from touchpoint.db import queue
 from touchpoint.kit.clock import utcnow
 from touchpoint.models import Conversation, ConversationStatus, Timer
-from touchpoint.realtime.events import stage, workspace_topic
 from touchpoint.runtime import Runtime, wake_after_commit
 from touchpoint.workspaces.audit import Actor, record_audit
 
@@ -30,6 +30,7 @@ async def snooze(session: AsyncSession, *, conversation: Conversation, until: da
                  subject_type="conversation", subject_id=conversation.id, until=until.isoformat())
     wake_after_commit(session, "timers")
     await session.flush()
+    announce_change(session, conversation, "snoozed")
 
 
 async def cancel_snooze(session: AsyncSession, conversation: Conversation) -> None:
@@ -60,6 +61,4 @@ class TimerWorker:
         conversation.status = (ConversationStatus.assigned if conversation.agent_id
                                else ConversationStatus.queued).value
         conversation.snoozed_until = None
-        stage(session, workspace_topic(conversation.workspace_id),
-              {"type": "conversation", "change": "unsnoozed", "conversation_id": conversation.id,
-               "status": conversation.status})
+        announce_change(session, conversation, "unsnoozed")

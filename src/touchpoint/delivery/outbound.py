@@ -19,6 +19,7 @@ from touchpoint.models import (
     Message,
     MessageStatus,
     OutboxItem,
+    SenderKind,
 )
 from touchpoint.policy.gate import Action, ConsentState, GateInput, Purpose, Verdict, decide
 from touchpoint.realtime.events import conversation_topic, stage
@@ -74,7 +75,8 @@ async def queue_message(session: AsyncSession, *, conversation: Conversation, te
             available_at=verdict.until or now, idempotency_key=uuid.uuid4().hex,
         ))
         wake_after_commit(session, "outbox")
-    if message.status != MessageStatus.suppressed.value:
+    if message.status != MessageStatus.suppressed.value and sender_kind != SenderKind.system.value:
+        # System notices ("connecting you...", "Maria joined") would hide what the customer asked.
         conversation.last_message_at = now
         conversation.last_message_preview = text[:200]
     stage(session, conversation_topic(conversation.id), {"type": "message", "message_id": message.id})

@@ -33,7 +33,6 @@ from touchpoint.models import (
     Message,
     Team,
 )
-from touchpoint.realtime.events import conversation_topic, stage, workspace_topic
 from touchpoint.workspaces import repository as workspaces_repo
 from touchpoint.workspaces.audit import Actor
 
@@ -246,14 +245,6 @@ async def _leave_snooze(session: AsyncSession, conversation: Conversation) -> No
         await timers.cancel_snooze(session, conversation)
 
 
-def _announce(session: AsyncSession, conversation: Conversation, change: str) -> None:
-    """For changes whose service does not tell browsers itself (snooze)."""
-    event = {"type": "conversation", "change": change, "conversation_id": conversation.id,
-             "status": conversation.status, "team_id": conversation.team_id, "agent_id": conversation.agent_id}
-    stage(session, workspace_topic(conversation.workspace_id), event)
-    stage(session, conversation_topic(conversation.id), event)
-
-
 async def _me(session: AsyncSession, me: SignedInAgent) -> Agent:
     agent = await workspaces_repo.access_agent(session, me.workspace_id, me.id)
     if agent is None or not agent.is_active:
@@ -319,7 +310,6 @@ async def snooze(session: AsyncSession, me: SignedInAgent, conversation_id: int,
                        code="cannot_snooze")
     until = utcnow() + timedelta(minutes=minutes)
     await timers.snooze(session, conversation=conversation, until=until, actor=me.actor)
-    _announce(session, conversation, "snoozed")
 
 
 async def resolve(session: AsyncSession, me: SignedInAgent, conversation_id: int) -> None:
