@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
+from tests.support.browser import CHROMIUM_ARGS, chromium_or_skip
 from tests.support.harness import running
 from tests.support.servers import eventually
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
 def chromium_path() -> str:
-    if not CHROMIUM.exists():
-        if os.environ.get("TOUCHPOINT_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and TOUCHPOINT_REQUIRE_BROWSER=1: install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is missing: browser test skipped (set TOUCHPOINT_REQUIRE_BROWSER=1 to fail)")
-    return str(CHROMIUM)
+    return chromium_or_skip()
 
 
 async def test_agent_works_the_inbox_in_a_browser(settings, chromium_path):

@@ -11,13 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import CHROMIUM_ARGS, WAIT_MS, chromium_or_skip
 from tests.support.harness import running
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOT = Path(os.environ.get("TOUCHPOINT_WIDGET_SCREENSHOT", "/tmp/widget.png"))
-WAIT_MS = 15_000  # an upper bound for a stuck test, not a timing assertion
 # A network that lets no WebSocket through (some corporate proxies): every socket closes at once.
 BROKEN_WEBSOCKET = """
 window.WebSocket = function () {
@@ -29,13 +26,8 @@ window.WebSocket = function () {
 
 
 @pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        message = f"headless Chromium not found at {CHROMIUM}: browser test skipped"
-        if os.environ.get("TOUCHPOINT_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + " (TOUCHPOINT_REQUIRE_BROWSER=1)")
-        pytest.skip(message)
-    return CHROMIUM
+def chromium() -> str:
+    return chromium_or_skip()
 
 
 async def test_visitor_chats_on_the_demo_page_and_keeps_the_transcript_after_reload(settings, chromium):
