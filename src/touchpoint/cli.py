@@ -6,8 +6,9 @@ import asyncio
 import json
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +20,7 @@ app = typer.Typer(help="Touchpoint: customer messaging on every channel, with a 
 channels_app = typer.Typer(help="Connect and list channel accounts.", no_args_is_help=True)
 app.add_typer(channels_app, name="channels")
 console = Console()
+T = TypeVar("T")
 
 HostOpt = Annotated[str | None, typer.Option("--host", help="Interface to listen on (default 127.0.0.1).")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000).")]
@@ -162,100 +164,90 @@ async def _ensure_demo(settings: Settings) -> Any:
         await runtime.close()
 
 
-@channels_app.command("list")
-def channels_list(workspace: Annotated[str, typer.Option(help="Workspace slug.")] = "harbour-stays") -> None:
-    """List a workspace's channel accounts with their webhook paths."""
-    settings = _settings()
+WorkspaceOpt = Annotated[str, typer.Option(help="Workspace slug.")]
 
-    async def run() -> list[dict[str, Any]]:
-        from touchpoint.runtime import build_runtime
-        from touchpoint.workspaces import repository
 
+def _in_workspace(settings: Settings, slug: str, work: Callable[[Any, Any, Any], Awaitable[T]]) -> T:
+    """Run `work(runtime, session, workspace)` in one transaction; a missing workspace or an AppError
+    ends the command with a message and a non-zero exit code instead of a traceback."""
+    from touchpoint.kit.errors import AppError
+    from touchpoint.runtime import build_runtime
+    from touchpoint.workspaces import repository
+
+    async def run() -> T:
         runtime = build_runtime(settings)
         try:
-            async with runtime.sessionmaker() as session:
-                ws = await repository.workspace_by_slug(session, workspace)
-                if ws is None:
-                    console.print(f"[red]no workspace {workspace!r}[/red]")
+            async with runtime.transaction() as session:
+                workspace = await repository.workspace_by_slug(session, slug)
+                if workspace is None:
+                    console.print(f"[red]no workspace {slug!r}[/red] (create the demo with `touchpoint demo`)")
                     raise typer.Exit(1)
-                return [{"id": a.id, "channel": a.channel, "name": a.name, "webhook": f"/webhooks/{a.channel}/{a.key}"}
-                        for a in await repository.accounts_of(session, ws.id)]
+                try:
+                    return await work(runtime, session, workspace)
+                except AppError as exc:
+                    console.print(f"[red]{exc.message}[/red]")
+                    raise typer.Exit(2) from exc
         finally:
             await runtime.close()
 
-    console.print_json(json.dumps(asyncio.run(run())))
+    return asyncio.run(run())
+
+
+def _pairs(items: list[str] | None) -> dict[str, str]:
+    result = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            console.print(f"[red]expected KEY=VALUE, got {item!r}[/red]")
+            raise typer.Exit(2)
+        result[key] = value
+    return result
+
+
+@channels_app.command("list")
+def channels_list(workspace: WorkspaceOpt = "harbour-stays") -> None:
+    """List a workspace's channel accounts with their webhook paths."""
+    from touchpoint.workspaces import repository
+
+    async def work(_runtime: Any, session: Any, ws: Any) -> list[dict[str, Any]]:
+        return [{"id": a.id, "channel": a.channel, "name": a.name, "webhook": f"/webhooks/{a.channel}/{a.key}"}
+                for a in await repository.accounts_of(session, ws.id)]
+
+    console.print_json(json.dumps(_in_workspace(_settings(), workspace, work)))
 
 
 @channels_app.command("add")
 def channels_add(
     channel: Annotated[str, typer.Argument(help="Channel kind, e.g. api or webchat.")],
     name: Annotated[str, typer.Option(help="A name agents will recognise.")],
-    workspace: Annotated[str, typer.Option(help="Workspace slug.")] = "harbour-stays",
+    workspace: WorkspaceOpt = "harbour-stays",
     credential: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, stored encrypted. Repeatable.")] = None,
     setting: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, plain settings. Repeatable.")] = None,
 ) -> None:
     """Connect a channel account; prints its webhook path."""
-    settings = _settings()
+    from touchpoint.workspaces import service
 
-    def pairs(items: list[str] | None) -> dict[str, str]:
-        result = {}
-        for item in items or []:
-            key, sep, value = item.partition("=")
-            if not sep:
-                console.print(f"[red]expected KEY=VALUE, got {item!r}[/red]")
-                raise typer.Exit(2)
-            result[key] = value
-        return result
+    credentials, plain = _pairs(credential), _pairs(setting)
 
-    async def run() -> str:
-        from touchpoint.kit.errors import AppError
-        from touchpoint.runtime import build_runtime
-        from touchpoint.workspaces import repository, service
+    async def work(runtime: Any, session: Any, ws: Any) -> str:
+        account = await service.add_channel_account(session, runtime.box, workspace=ws, channel=channel, name=name,
+                                                    credentials=credentials, settings=plain)
+        return f"/webhooks/{account.channel}/{account.key}"
 
-        runtime = build_runtime(settings)
-        try:
-            async with runtime.transaction() as session:
-                ws = await repository.workspace_by_slug(session, workspace)
-                if ws is None:
-                    console.print(f"[red]no workspace {workspace!r}[/red]")
-                    raise typer.Exit(1)
-                try:
-                    account = await service.add_channel_account(session, runtime.box, workspace=ws, channel=channel,
-                                                                name=name, credentials=pairs(credential),
-                                                                settings=pairs(setting))
-                except AppError as exc:
-                    console.print(f"[red]{exc.message}[/red]")
-                    raise typer.Exit(2) from exc
-                return f"/webhooks/{account.channel}/{account.key}"
-        finally:
-            await runtime.close()
-
-    console.print(asyncio.run(run()))
+    console.print(_in_workspace(_settings(), workspace, work))
 
 
 @app.command("apikey")
 def apikey(name: Annotated[str, typer.Option(help="What the key is for.")],
-           workspace: Annotated[str, typer.Option(help="Workspace slug.")] = "harbour-stays") -> None:
+           workspace: WorkspaceOpt = "harbour-stays") -> None:
     """Create an API key for /api/v1. It is shown once; only its hash is stored."""
-    settings = _settings()
+    from touchpoint.workspaces import service
 
-    async def run() -> str:
-        from touchpoint.runtime import build_runtime
-        from touchpoint.workspaces import repository, service
+    async def work(_runtime: Any, session: Any, ws: Any) -> str:
+        _, plaintext = await service.create_api_key(session, workspace=ws, name=name)
+        return plaintext
 
-        runtime = build_runtime(settings)
-        try:
-            async with runtime.transaction() as session:
-                ws = await repository.workspace_by_slug(session, workspace)
-                if ws is None:
-                    console.print(f"[red]no workspace {workspace!r}[/red]")
-                    raise typer.Exit(1)
-                _, plaintext = await service.create_api_key(session, workspace=ws, name=name)
-                return plaintext
-        finally:
-            await runtime.close()
-
-    console.print(asyncio.run(run()))
+    console.print(_in_workspace(_settings(), workspace, work))
 
 
 def main() -> None:
