@@ -41,12 +41,16 @@ class BackgroundLoops:
         self.dispatcher = Dispatcher(runtime, self.limiter, self.owner)
         self.timers = TimerWorker(runtime, self.owner)
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
         self.heartbeats: dict[str, float] = {}
 
     def start(self) -> None:
         for name, step in (("inbound", self.inbound.run_once), ("outbox", self.dispatcher.run_once),
                            ("timers", self.timers.run_once)):
             self._tasks.append(asyncio.create_task(self._loop(name, step), name=f"touchpoint-{name}"))
+        if self.runtime.settings.redis_url:
+            self._listener = asyncio.create_task(self._listen_for_wakes(), name="touchpoint-wakes")
         self.runtime.state["loops"] = self
 
     def alive(self, max_age: float = 30.0) -> bool:
@@ -54,10 +58,24 @@ class BackgroundLoops:
         return bool(self._tasks) and all(not t.done() for t in self._tasks) and all(
             now - self.heartbeats.get(name, 0) < max_age for name in ("inbound", "outbox", "timers"))
 
+    async def _listen_for_wakes(self) -> None:
+        """Scale-out: another process committed work for us (published by Runtime.after_commit)."""
+        names = ("inbound", "outbox", "timers")
+        while True:
+            try:
+                async with self.runtime.hub.subscribe(*(f"wake:{n}" for n in names)) as events:
+                    async for event in events:
+                        self.runtime.wake_event(event["topic"].split(":", 1)[1]).set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - polling still finds the work; keep trying to listen
+                log.warning("wake listener lost its Redis subscription; retrying in 1 s")
+                await asyncio.sleep(1.0)
+
     async def _loop(self, name: str, step: Callable[[], Awaitable[int]]) -> None:
         wake = self.runtime.wake_event(name)
         idle = self.runtime.settings.dispatch_idle_poll_seconds
-        while True:
+        while not self._stopping.is_set():
             self.heartbeats[name] = time.monotonic()
             wake.clear()
             try:
@@ -78,6 +96,19 @@ class BackgroundLoops:
                 await asyncio.wait_for(wake.wait(), timeout=idle)
 
     async def stop(self) -> None:
+        """Let each loop finish the batch in hand, then stop. Cancelling mid-batch would leave messages
+        that were sent but not recorded leased, to be sent a second time when the lease runs out.
+        Stopping twice (a signal, then the app's shutdown) is harmless."""
+        if self._stopping.is_set() and not self._tasks:
+            return
+        self._stopping.set()
+        if self._listener is not None:
+            self._listener.cancel()
+        for name in ("inbound", "outbox", "timers"):
+            self.runtime.wake(name)
+        if self._tasks:
+            grace = self.runtime.settings.provider_timeout_seconds + 5.0
+            await asyncio.wait(self._tasks, timeout=grace)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

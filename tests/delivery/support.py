@@ -201,7 +201,7 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
         "TOUCHPOINT_ENVIRONMENT": "test",
         "TOUCHPOINT_SECRET_KEY": settings.secret_key,
         "TOUCHPOINT_ALLOW_PRIVATE_URLS": "true",
-        "TOUCHPOINT_DISPATCH_IDLE_POLL_SECONDS": "0.1",
+        "TOUCHPOINT_DISPATCH_IDLE_POLL_SECONDS": "0.2",
         # Unbuffered, and wide enough that Rich does not wrap the "running" line we wait for.
         "PYTHONUNBUFFERED": "1",
         "COLUMNS": "300",

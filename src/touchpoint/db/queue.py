@@ -59,10 +59,17 @@ async def complete(session: AsyncSession, model: type[Any], row_id: int, *, owne
 
 
 async def retry_later(session: AsyncSession, model: type[Any], row_id: int, *, owner: str,
-                      at: datetime, error: str) -> bool:
+                      at: datetime, error: str, refund_attempt: bool = False) -> bool:
+    """Hand a leased row back for another try at `at`. The row keeps its place at the head of its lane,
+    so nothing behind it overtakes. `refund_attempt` undoes the claim's attempt count (waiting for a
+    rate-limit slot is not a failed attempt). False means our lease was lost; nothing was changed."""
+    values: dict[str, Any] = {"status": PENDING, "available_at": at, "lease_until": None, "lease_owner": None,
+                              "last_error": error}
+    if refund_attempt:
+        values["attempts"] = model.attempts - 1
     result = await session.execute(
         update(model).where(model.id == row_id, model.lease_owner == owner, model.status == LEASED)
-        .values(status=PENDING, available_at=at, lease_until=None, lease_owner=None, last_error=error)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))

@@ -1,12 +1,23 @@
 """Nested rate limits: a send goes out only when every bucket it belongs to has room (channel account,
 recipient, ...). GCRA (a token bucket stored as one timestamp): in memory for one process, in Redis
-with an atomic Lua script when several workers share an account."""
+with an atomic Lua script when several workers share an account.
+
+Both take an optional `clock` (a callable returning seconds on a steady scale) so tests can drive them
+with a fake clock. The in-memory default is time.monotonic; the Redis default is Redis's own TIME, so
+workers on several hosts agree without synchronised clocks.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+Clock = Callable[[], float]
+# Bucket times accumulate one interval per grant; float rounding must not turn "exactly due" into a
+# refusal of a nanosecond (a burst of ten granting only nine).
+EPSILON_SECONDS = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +25,13 @@ class Limit:
     key: str
     per_second: float
     burst: int = 1
+
+    def __post_init__(self) -> None:
+        # A zero or negative rate would divide by zero or grant without bound.
+        if not self.per_second > 0:
+            raise ValueError(f"rate limit {self.key!r}: per_second must be > 0, got {self.per_second!r}")
+        if self.burst < 1:
+            raise ValueError(f"rate limit {self.key!r}: burst must be >= 1, got {self.burst!r}")
 
     @property
     def interval(self) -> float:
@@ -29,30 +47,45 @@ class RateLimiter(Protocol):
 
 
 class MemoryRateLimiter:
-    def __init__(self, clock: type[time] | None = None) -> None:
+    """One process. GCRA per key: grant when the theoretical arrival time (tat) is at most
+    (burst - 1) intervals ahead of now; each grant pushes tat one interval further."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock or time.monotonic
         self._tat: dict[str, float] = {}  # theoretical arrival time per key
 
     async def acquire(self, limits: list[Limit]) -> float:
-        now = time.monotonic()
+        # No await between the check and the update: atomic within the event loop.
+        now = self._clock()
         wait = 0.0
         for limit in limits:
             tat = max(self._tat.get(limit.key, now), now)
             allowed_at = tat - limit.interval * (limit.burst - 1)
             wait = max(wait, allowed_at - now)
-        if wait > 0:
+        if wait > EPSILON_SECONDS:
             return wait
         for limit in limits:
             tat = max(self._tat.get(limit.key, now), now)
             self._tat[limit.key] = tat + limit.interval
+        self._forget_idle(now)
         return 0.0
+
+    def _forget_idle(self, now: float) -> None:
+        # A bucket whose tat is in the past is full again: dropping it changes nothing, and keeps one
+        # key per recipient from growing without bound in a long-running process.
+        if len(self._tat) > 10_000:
+            self._tat = {key: tat for key, tat in self._tat.items() if tat > now}
 
     async def close(self) -> None:
         return None
 
 
-# KEYS: bucket keys. ARGV: now (ms), then interval_ms and burst per key. Returns wait in ms (0 = taken).
+# KEYS: bucket keys. ARGV: now (ms), then interval_ms and burst per key.
+# Returns "0" when every bucket granted a slot, else the wait in ms as a string: Redis converts a Lua
+# number reply to an integer by truncation, which would turn a 0.4 ms wait into "granted".
 _GCRA_LUA = """
 local now = tonumber(ARGV[1])
+local epsilon = 1e-6
 local wait = 0
 local tats = {}
 for i, key in ipairs(KEYS) do
@@ -64,31 +97,35 @@ for i, key in ipairs(KEYS) do
   local allowed_at = tat - interval * (burst - 1)
   if allowed_at - now > wait then wait = allowed_at - now end
 end
-if wait > 0 then return wait end
+if wait > epsilon then return string.format('%.17g', wait) end
 for i, key in ipairs(KEYS) do
   local interval = tonumber(ARGV[2 * i])
-  local burst = tonumber(ARGV[2 * i + 1])
   local new_tat = tats[i] + interval
-  redis.call('SET', key, new_tat, 'PX', math.ceil(interval * burst) + 1000)
+  -- Once now passes new_tat the bucket is full again and the key is useless: let it expire then.
+  redis.call('SET', key, string.format('%.17g', new_tat), 'PX', math.ceil(new_tat - now) + 1000)
 end
-return 0
+return '0'
 """
 
 
 class RedisRateLimiter:
-    def __init__(self, url: str, prefix: str = "tp:rl:") -> None:
+    def __init__(self, url: str, prefix: str = "tp:rl:", clock: Clock | None = None) -> None:
         import redis.asyncio as redis
 
         self._redis = redis.from_url(url)
         self._script = self._redis.register_script(_GCRA_LUA)
         self._prefix = prefix
+        self._clock: Callable[[], Awaitable[float]] = self._redis_seconds if clock is None else _as_async(clock)
+
+    async def _redis_seconds(self) -> float:
+        # Redis's own clock, so workers on several hosts agree.
+        seconds, micros = await self._redis.time()
+        return float(seconds) + micros / 1_000_000
 
     async def acquire(self, limits: list[Limit]) -> float:
         if not limits:
             return 0.0
-        # Redis's own clock, so workers on several hosts agree.
-        seconds, micros = await self._redis.time()
-        now_ms = seconds * 1000 + micros / 1000
+        now_ms = await self._clock() * 1000
         args: list[float] = [now_ms]
         for limit in limits:
             args += [limit.interval * 1000, limit.burst]
@@ -97,6 +134,13 @@ class RedisRateLimiter:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def _as_async(clock: Clock) -> Callable[[], Awaitable[float]]:
+    async def read() -> float:
+        return clock()
+
+    return read
 
 
 def make_rate_limiter(redis_url: str | None) -> RateLimiter:
