@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 
 from touchpoint.config import Settings
+from touchpoint.kit import passwords
 
 POSTGRES_URL = os.environ.get("TOUCHPOINT_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("TOUCHPOINT_TEST_REDIS_URL")
@@ -22,6 +24,13 @@ def pytest_report_header(config: Any) -> list[str]:
     lines.append(f"postgres: {POSTGRES_URL or 'not set (PostgreSQL tests skip)'}")
     lines.append(f"redis: {REDIS_URL or 'not set (Redis tests skip)'}")
     return lines
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every harness creates the demo agents; production-cost argon2 (~0.4 s a hash) is not what the
+    tests are about. The hashes are still real argon2id, verified by the same code."""
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -68,7 +68,7 @@ class BackgroundLoops:
                         self.runtime.wake_event(event["topic"].split(":", 1)[1]).set()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - polling still finds the work; keep trying to listen
+            except Exception:  # polling still finds the work; keep trying to listen
                 log.warning("wake listener lost its Redis subscription; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
@@ -104,6 +104,9 @@ class BackgroundLoops:
         self._stopping.set()
         if self._listener is not None:
             self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
         for name in ("inbound", "outbox", "timers"):
             self.runtime.wake(name)
         if self._tasks:

@@ -5,12 +5,22 @@ message did not make it after all); a receipt for a message we never sent is ign
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from tests.delivery.support import UNLIMITED, CountingBrand, message, open_conversations, queue_texts, wait_for_row
+from tests.delivery.support import (
+    UNLIMITED,
+    CountingBrand,
+    message,
+    open_conversations,
+    outbox_row,
+    queue_texts,
+    wait_for_row,
+)
 from tests.support.harness import API_SECRET, running
 from tests.support.servers import eventually
+from touchpoint.conversations import processor
 from touchpoint.models import InboundEvent
 
 
@@ -35,7 +45,9 @@ async def deliver(h, events: list[dict[str, str]]) -> list[InboundEvent]:
     return rows
 
 
-async def test_receipts_only_move_status_forward_and_unknown_ones_are_ignored(settings):
+async def test_receipts_only_move_status_forward_and_unknown_ones_are_ignored(settings, monkeypatch):
+    # Unknown receipts are retried for a grace period first (see the early-receipt test); keep it short.
+    monkeypatch.setattr(processor, "RECEIPT_GRACE", timedelta(seconds=0.3))
     async with running(settings, brand=CountingBrand(secret=API_SECRET), account_settings=UNLIMITED) as h:
         [conversation] = await open_conversations(h, 1)
         read_first, fails_late, stays = await queue_texts(
@@ -77,3 +89,20 @@ async def test_receipts_only_move_status_forward_and_unknown_ones_are_ignored(se
             stored = (await session.execute(
                 select(InboundEvent).where(InboundEvent.provider_event_id == unknown["id"]))).scalars().all()
         assert len(stored) == 1
+
+
+async def test_a_receipt_that_overtakes_the_send_record_is_applied_once_the_send_is_recorded(settings):
+    """Fast providers report "delivered" before their answer to our send reaches us; that receipt must
+    not be lost just because we do not know the provider id yet."""
+    brand = CountingBrand(secret=API_SECRET)
+    brand.delay = 1.0
+    async with running(settings, brand=brand, account_settings=UNLIMITED) as h:
+        [conversation] = await open_conversations(h, 1)
+        [queued] = await queue_texts(h, [(conversation, "your table is booked")])
+        await eventually(lambda: brand.started >= 1)
+        key = (await outbox_row(h, queued)).idempotency_key
+        early = status_event(f"brand-{key}", "delivered")
+        response = await h.post_events([early])
+        assert response.status_code == 200
+        await eventually(lambda: receipts_done(h, [early["id"]]), timeout=20)
+        assert (await message(h, queued)).status == "delivered"

@@ -96,3 +96,16 @@ async def test_transient_failures_give_up_after_max_send_attempts(settings):
         failed = await message(h, doomed)
         assert (failed.status, failed.status_reason) == ("failed", "gave_up_after_retries")
         assert brand.started == 3 and brand.received == []
+
+
+async def test_an_outbound_url_inside_our_network_fails_with_a_reason_and_is_not_retried(settings):
+    """SSRF guard: with private URLs not allowed, the brand's loopback endpoint is refused."""
+    guarded = settings.model_copy(update={"allow_private_urls": False})
+    async with running(guarded, brand=CountingBrand(secret=API_SECRET), account_settings=UNLIMITED) as h:
+        [conversation] = await open_conversations(h, 1)
+        [queued] = await queue_texts(h, [(conversation, "hello")])
+        row = await wait_for_row(h, queued, lambda r: r.status == "failed")
+        assert row.attempts == 1
+        failed = await message(h, queued)
+        assert (failed.status, failed.status_reason) == ("failed", "unsafe_url")
+        assert h.brand.started == 0

@@ -14,7 +14,7 @@ import time
 from datetime import timedelta
 
 from touchpoint.assistant.base import Assistant
-from touchpoint.conversations.processor import process_event
+from touchpoint.conversations.processor import ReceiptNotMatchedYet, process_event
 from touchpoint.db import queue
 from touchpoint.kit.clock import utcnow
 from touchpoint.models import InboundEvent
@@ -22,6 +22,7 @@ from touchpoint.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
+RECEIPT_RETRY_SECONDS = 1.0
 # How long one processing transaction may hold the database before it commits and lets others write.
 TRANSACTION_BUDGET_SECONDS = 0.02
 
@@ -42,6 +43,7 @@ class InboundWorker:
         if not rows:
             return 0
         failed: list[tuple[InboundEvent, str]] = []
+        early: list[tuple[InboundEvent, str]] = []
         pending = list(rows)
         while pending:
             # Several short transactions rather than one per batch: on SQLite a transaction holds the
@@ -54,12 +56,22 @@ class InboundWorker:
                         async with session.begin_nested():
                             await process_event(session, self.assistant, row, utcnow())
                             await queue.complete(session, InboundEvent, row.id, owner=self.owner)
+                    except ReceiptNotMatchedYet as exc:
+                        early.append((row, str(exc)))
                     except Exception as exc:
                         log.exception("inbound event %s failed (attempt %s)", row.id, row.attempts)
                         failed.append((row, f"{type(exc).__name__}: {exc}"))
         if failed:
             await self._retry_or_fail(failed)
+        if early:
+            await self._retry_early_receipts(early)
         return len(rows)
+
+    async def _retry_early_receipts(self, early: list[tuple[InboundEvent, str]]) -> None:
+        async with self.runtime.transaction() as session:
+            for row, reason in early:
+                await queue.retry_later(session, InboundEvent, row.id, owner=self.owner, refund_attempt=True,
+                                        at=utcnow() + timedelta(seconds=RECEIPT_RETRY_SECONDS), error=reason)
 
     async def _retry_or_fail(self, failed: list[tuple[InboundEvent, str]]) -> None:
         async with self.runtime.transaction() as session:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,12 @@ from touchpoint.workspaces.audit import Actor
 
 log = logging.getLogger(__name__)
 NOT_UNDERSTOOD_LIMIT = 2
+# How long a receipt for a message we cannot match yet is retried before it is counted as unknown.
+RECEIPT_GRACE = timedelta(seconds=60)
+
+
+class ReceiptNotMatchedYet(Exception):
+    """Retry soon: not a failure of the event."""
 
 STOP_CONFIRMATION = ("You're unsubscribed and won't get any more promotional messages here. "
                      "Reply START to subscribe again. You can still write to us any time.")
@@ -161,7 +167,14 @@ async def _apply_receipt(session: AsyncSession, row: InboundEvent, event: Normal
     )
     updated = result.first()
     if updated is None:
-        return Processed(None, "receipt:stale_or_unknown")
+        known = (await session.execute(
+            select(Message.id).where(Message.channel_account_id == row.channel_account_id,
+                                     Message.direction == Direction.outbound.value,
+                                     Message.external_id == event.provider_message_id).limit(1))).first()
+        if known is None and now - row.created_at < RECEIPT_GRACE:
+            # A fast provider's receipt can arrive before the dispatcher has recorded the provider id.
+            raise ReceiptNotMatchedYet(f"no outbound message with provider id {event.provider_message_id!r} yet")
+        return Processed(None, "receipt:stale" if known else "receipt:unknown")
     stage(session, conversation_topic(updated.conversation_id),
           {"type": "status", "message_id": updated.id, "status": new.value})
     return Processed(updated.conversation_id, f"receipt:{new.value}")

@@ -118,7 +118,7 @@ class ApiChannelAdapter:
         if not url:
             raise PermanentSendError("no outbound_url configured", reason="channel_misconfigured")
         try:
-            check_outbound_url(url, allow_private=bool(getattr(ctx, "allow_private_urls", False)))
+            await check_outbound_url(url, allow_private=bool(getattr(ctx, "allow_private_urls", False)))
         except UnsafeUrlError as exc:
             raise PermanentSendError(str(exc), reason="unsafe_url") from exc
         body = json.dumps({"id": message.idempotency_key, "recipient": {"id": message.recipient_id},
