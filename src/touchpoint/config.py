@@ -62,6 +62,15 @@ class Settings(BaseSettings):
             raise ValueError("TOUCHPOINT_SECRET_KEY must be at least 32 characters in production")
         return self
 
+    @model_validator(mode="after")
+    def _lease_outlives_a_send(self) -> Settings:
+        # A lease that can run out while a send is still in flight lets another worker send the same
+        # message again, and a later message of that conversation overtake it.
+        if self.dispatch_lease_seconds < 2 * self.provider_timeout_seconds:
+            raise ValueError("TOUCHPOINT_DISPATCH_LEASE_SECONDS must be at least twice "
+                             "TOUCHPOINT_PROVIDER_TIMEOUT_SECONDS")
+        return self
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -96,3 +96,9 @@ def test_serve_applies_migrations_and_becomes_ready(tmp_path):
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=15)
+
+
+def test_a_lease_shorter_than_a_send_is_refused(tmp_path):
+    result = run("migrate", "--data-dir", str(tmp_path), env={"TOUCHPOINT_DISPATCH_LEASE_SECONDS": "5"})
+    assert result.returncode == 2
+    assert "TOUCHPOINT_DISPATCH_LEASE_SECONDS" in result.stdout

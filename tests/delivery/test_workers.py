@@ -60,7 +60,7 @@ async def test_two_workers_send_every_message_exactly_once_in_order(settings, tm
 async def test_killed_worker_loses_nothing(settings, tmp_path):
     # Slow brand: a batch is in flight long enough to kill the worker in the middle of it.
     brand = CountingBrand(secret=API_SECRET, delay=0.3)
-    lease = {"TOUCHPOINT_DISPATCH_LEASE_SECONDS": "2"}
+    lease = {"TOUCHPOINT_DISPATCH_LEASE_SECONDS": "2", "TOUCHPOINT_PROVIDER_TIMEOUT_SECONDS": "1"}
     async with running(settings, brand=brand, run_background=False, account_settings=UNLIMITED) as h:
         conversations = await open_conversations(h, 12)
         plan = interleaved_plan(conversations, 5)
