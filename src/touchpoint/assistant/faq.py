@@ -5,8 +5,10 @@ matcher with intent classification and a knowledge base behind the same protocol
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +31,18 @@ SALES_WORDS = frozenset({"price", "prices", "pricing", "quote", "group", "corpor
                          "package", "buy", "purchase", "rates"})
 GREETINGS = frozenset({"hi", "hello", "hey", "hola", "bonjour", "good morning", "good evening", "yo"})
 MATCH_THRESHOLD = 0.34
+# Every bot message would otherwise read and re-tokenise the whole FAQ; an edit shows within this long.
+KNOWLEDGE_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class FaqEntry:
+    """A knowledge entry as the matcher needs it, with its words tokenised once."""
+
+    id: int
+    question: str
+    answer: str
+    words: frozenset[str]
 
 
 def _tokens(text: str) -> set[str]:
@@ -36,8 +50,8 @@ def _tokens(text: str) -> set[str]:
     return {w for w in _WORD.findall(folded) if w not in STOPWORDS and len(w) > 1}
 
 
-def _score(message: set[str], entry: KnowledgeEntry) -> float:
-    entry_words = _tokens(entry.question) | _tokens(entry.keywords.replace(",", " "))
+def _score(message: set[str], entry: FaqEntry) -> float:
+    entry_words = entry.words
     if not message or not entry_words:
         return 0.0
     overlap = message & entry_words
@@ -49,6 +63,22 @@ class FaqAssistant:
     def __init__(self, handoff_team: str = "service", sales_team: str = "sales") -> None:
         self.handoff_team = handoff_team
         self.sales_team = sales_team
+        self._knowledge: dict[int, tuple[float, tuple[FaqEntry, ...]]] = {}
+
+    async def _entries(self, session: AsyncSession, workspace_id: int) -> tuple[FaqEntry, ...]:
+        cached = self._knowledge.get(workspace_id)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        rows = (await session.execute(
+            select(KnowledgeEntry.id, KnowledgeEntry.question, KnowledgeEntry.answer, KnowledgeEntry.keywords)
+            .where(KnowledgeEntry.workspace_id == workspace_id).order_by(KnowledgeEntry.id)
+        )).all()
+        entries = tuple(FaqEntry(row.id, row.question, row.answer,
+                                 frozenset(_tokens(row.question) | _tokens((row.keywords or "").replace(",", " "))))
+                        for row in rows)
+        self._knowledge[workspace_id] = (now + KNOWLEDGE_CACHE_SECONDS, entries)
+        return entries
 
     async def respond(self, session: AsyncSession, message: AssistantInput) -> Decision:
         text = message.text.strip()
@@ -62,12 +92,9 @@ class FaqAssistant:
             return Decision(replies=(Reply("Hello! Ask me anything about your booking or bill, or type "
                                            "'agent' to talk to a person."),), intent="greeting",
                             confidence=1.0, rule="greeting")
-        entries = (await session.execute(
-            select(KnowledgeEntry).where(KnowledgeEntry.workspace_id == message.workspace_id)
-        )).scalars().all()
-        return self._match(text, entries)
+        return self._match(text, await self._entries(session, message.workspace_id))
 
-    def _match(self, text: str, entries: Sequence[KnowledgeEntry]) -> Decision:
+    def _match(self, text: str, entries: Sequence[FaqEntry]) -> Decision:
         words = _tokens(text)
         scored = sorted(((_score(words, e), e) for e in entries), key=lambda pair: pair[0], reverse=True)
         if scored and scored[0][0] >= MATCH_THRESHOLD:

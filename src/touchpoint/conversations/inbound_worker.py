@@ -1,9 +1,9 @@
 """Claims stored inbound events and runs them through the processor.
 
-A claimed batch is processed in short transactions (about 20 ms of work each) with a savepoint per event:
-an event's effects and its "done" mark commit together (so a crash never applies an event twice), and one
-bad event rolls back alone and is retried with backoff, then marked failed with its error for an
-operator to see.
+A claimed batch is processed in short transactions (about 10 ms of work each): an event's effects and its
+"done" mark commit together, so a crash never applies an event twice. When an event fails, its chunk is
+rolled back and redone with a savepoint per event, so the bad one rolls back alone and is retried with
+backoff, then marked failed with its error for an operator to see.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 RECEIPT_RETRY_SECONDS = 1.0
 # How long one processing transaction may hold the database before it commits and lets others write.
-TRANSACTION_BUDGET_SECONDS = 0.02
+TRANSACTION_BUDGET_SECONDS = 0.01
+# Before each transaction, wait at most this long for webhooks waiting to be stored (Runtime.after_pending_acks).
+ACK_PRIORITY_SECONDS = 0.05
 
 
 class InboundWorker:
@@ -48,24 +50,38 @@ class InboundWorker:
         while pending:
             # Several short transactions rather than one per batch: on SQLite a transaction holds the
             # only write lock, and webhooks waiting behind a 100-event batch would wait its whole length.
-            async with self.runtime.transaction() as session:
-                started = time.monotonic()
-                while pending and time.monotonic() - started < TRANSACTION_BUDGET_SECONDS:
-                    row = pending.pop(0)
-                    try:
-                        async with session.begin_nested():
-                            await process_event(session, self.assistant, row, utcnow())
-                            await queue.complete(session, InboundEvent, row.id, owner=self.owner)
-                    except ReceiptNotMatchedYet as exc:
-                        early.append((row, str(exc)))
-                    except Exception as exc:
-                        log.exception("inbound event %s failed (attempt %s)", row.id, row.attempts)
-                        failed.append((row, f"{type(exc).__name__}: {exc}"))
+            chunk: list[InboundEvent] = []
+            await self.runtime.after_pending_acks(ACK_PRIORITY_SECONDS)
+            try:
+                async with self.runtime.transaction() as session:
+                    started = time.monotonic()
+                    while pending and time.monotonic() - started < TRANSACTION_BUDGET_SECONDS:
+                        chunk.append(row := pending.pop(0))
+                        await process_event(session, self.assistant, row, utcnow())
+                        await queue.complete(session, InboundEvent, row.id, owner=self.owner)
+            except Exception:
+                # Nothing of the chunk was committed. Savepoints cost two statements and a flush per
+                # event, so they are paid only now: each event again in its own, so only the bad one fails.
+                await self._one_by_one(chunk, failed, early)
         if failed:
             await self._retry_or_fail(failed)
         if early:
             await self._retry_early_receipts(early)
         return len(rows)
+
+    async def _one_by_one(self, rows: list[InboundEvent], failed: list[tuple[InboundEvent, str]],
+                          early: list[tuple[InboundEvent, str]]) -> None:
+        async with self.runtime.transaction() as session:
+            for row in rows:
+                try:
+                    async with session.begin_nested():
+                        await process_event(session, self.assistant, row, utcnow())
+                        await queue.complete(session, InboundEvent, row.id, owner=self.owner)
+                except ReceiptNotMatchedYet as exc:
+                    early.append((row, str(exc)))
+                except Exception as exc:
+                    log.exception("inbound event %s failed (attempt %s)", row.id, row.attempts)
+                    failed.append((row, f"{type(exc).__name__}: {exc}"))
 
     async def _retry_early_receipts(self, early: list[tuple[InboundEvent, str]]) -> None:
         async with self.runtime.transaction() as session:

@@ -15,7 +15,7 @@ from touchpoint.channels.registry import get_adapter
 from touchpoint.kit.body import read_capped
 from touchpoint.kit.errors import AppError
 from touchpoint.runtime import Runtime
-from touchpoint.webhooks.service import store_events
+from touchpoint.webhooks.batching import committer_of
 from touchpoint.workspaces.repository import account_by_key
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,10 @@ async def handshake(channel: str, key: str, request: Request) -> Response:
     return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
 
 
-@router.post("/webhooks/{channel}/{key}", include_in_schema=False)
-async def receive(channel: str, key: str, request: Request) -> Response:
+async def receive(request: Request) -> Response:
+    """POST /webhooks/{channel}/{key}. A plain Starlette route, not a FastAPI one: it takes nothing but
+    the raw request, and skipping the dependency and validation machinery is a third of its CPU time."""
+    channel, key = request.path_params["channel"], request.path_params["key"]
     runtime = _runtime(request)
     metrics = request.app.state.metrics
     started = time.perf_counter()
@@ -99,8 +101,7 @@ async def receive(channel: str, key: str, request: Request) -> Response:
         log.info("webhook %s/%s: malformed payload: %s", channel, account.id, exc)
         return result("malformed", _plain(400, f"malformed: {exc}"))
     try:
-        async with runtime.transaction() as session:
-            new = await store_events(session, account, events)
+        new = await committer_of(runtime).store(account, events)
     except (OperationalError, DBAPIError) as exc:
         log.warning("webhook %s/%s: database unavailable (%s); asking the provider to retry",
                     channel, account.id, exc.__class__.__name__)
@@ -108,6 +109,9 @@ async def receive(channel: str, key: str, request: Request) -> Response:
     reply = adapter.ack(account, webhook)
     return result("stored" if new or not events else "duplicate",
                   Response(reply.body, status_code=reply.status_code, media_type=reply.media_type))
+
+
+router.add_route("/webhooks/{channel}/{key}", receive, methods=["POST"], include_in_schema=False)
 
 
 def _unavailable() -> Response:
