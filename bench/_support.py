@@ -73,6 +73,37 @@ def median_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def add_run_options(parser: Any, *, keep_what: str = "logs, database") -> None:
+    """The options every benchmark shares: repeats, keeping the work dir, profiling the server."""
+    parser.add_argument("--runs", type=int, default=1, help="repeat and print the medians last")
+    parser.add_argument("--keep", action="store_true", help=f"keep the temporary directory ({keep_what})")
+    parser.add_argument("--profile", type=Path, help="directory for a py-spy profile of the Touchpoint server")
+
+
+def repeat_runs(args: Any, name: str, run_once: Callable[[Any, Path], dict[str, Any]], *,
+                print_each: bool = True) -> None:
+    """Run `run_once(args, workdir)` args.runs times in fresh temporary dirs; the last line printed is
+    the figures (the medians when there were several runs)."""
+    import shutil
+    import tempfile
+
+    say(machine())
+    runs = []
+    for number in range(args.runs):
+        workdir = Path(tempfile.mkdtemp(prefix=f"touchpoint-bench-{name}-"))
+        try:
+            say(f"run {number + 1}/{args.runs} in {workdir}")
+            runs.append(run_once(args, workdir))
+            if print_each:
+                say(f"  {figure_line(runs[-1])}")
+        finally:
+            if not args.keep:
+                shutil.rmtree(workdir, ignore_errors=True)
+    if args.runs > 1:
+        say(f"medians over {args.runs} runs:")
+    say(figure_line(median_figures(runs)))
+
+
 def machine() -> str:
     memory = "?"
     with contextlib.suppress(OSError):

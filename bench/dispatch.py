@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import shutil
-import tempfile
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -32,15 +30,14 @@ from typing import Any
 from _support import (
     ApiAccount,
     Driver,
+    add_run_options,
     cpu_seconds,
-    figure_line,
     free_port,
-    machine,
-    median_figures,
     new_secrets,
     prepare_touchpoint,
     profiled,
     receiver_paths,
+    repeat_runs,
     say,
     server_process,
     touchpoint_cmd,
@@ -171,24 +168,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=80.0, help="rate_per_second of every account")
     parser.add_argument("--grouped", action="store_true", help="queue account after account, not interleaved")
     parser.add_argument("--max-seconds", type=float, default=45.0, help="stop measuring after this long")
-    parser.add_argument("--runs", type=int, default=1, help="repeat and print the medians last")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
-    parser.add_argument("--profile", type=Path, help="directory for a py-spy profile of the Touchpoint server")
+    add_run_options(parser, keep_what="logs, database")
     args = parser.parse_args()
-    say(machine())
-    runs = []
-    for number in range(args.runs):
-        workdir = Path(tempfile.mkdtemp(prefix="touchpoint-bench-dispatch-"))
-        try:
-            say(f"run {number + 1}/{args.runs} in {workdir}")
-            runs.append(run_once(args, workdir))
-            say(f"  {figure_line(runs[-1])}")
-        finally:
-            if not args.keep:
-                shutil.rmtree(workdir, ignore_errors=True)
-    if args.runs > 1:
-        say(f"medians over {args.runs} runs:")
-    say(figure_line(median_figures(runs)))
+    repeat_runs(args, "dispatch", run_once)
 
 
 if __name__ == "__main__":

@@ -17,23 +17,20 @@ Last line: e2e_per_s=… p99_ms=… (and p50, webhook-ack p99, missing answers).
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from _support import (
     Driver,
+    add_run_options,
     cpu_seconds,
-    figure_line,
     free_port,
-    machine,
-    median_figures,
     new_secrets,
     percentile,
     prepare_touchpoint,
     profiled,
     receiver_paths,
+    repeat_runs,
     say,
     server_process,
     touchpoint_cmd,
@@ -85,24 +82,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200, help="people chatting at once (sustained phase)")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of the sustained phase")
     parser.add_argument("--account-rate", type=float, default=5000.0, help="rate_per_second of the account")
-    parser.add_argument("--runs", type=int, default=1, help="repeat and print the medians last")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
-    parser.add_argument("--profile", type=Path, help="directory for a py-spy profile of the Touchpoint server")
+    add_run_options(parser, keep_what="logs, database")
     args = parser.parse_args()
-    say(machine())
-    runs = []
-    for number in range(args.runs):
-        workdir = Path(tempfile.mkdtemp(prefix="touchpoint-bench-e2e-"))
-        try:
-            say(f"run {number + 1}/{args.runs} in {workdir}")
-            runs.append(run_once(args, workdir))
-            say(f"  {figure_line(runs[-1])}")
-        finally:
-            if not args.keep:
-                shutil.rmtree(workdir, ignore_errors=True)
-    if args.runs > 1:
-        say(f"medians over {args.runs} runs:")
-    say(figure_line(median_figures(runs)))
+    repeat_runs(args, "e2e", run_once)
 
 
 if __name__ == "__main__":

@@ -17,25 +17,22 @@ endpoint the bot's replies go to. Last line: ingest_per_s=… baseline_per_s=…
 from __future__ import annotations
 
 import argparse
-import shutil
 import sqlite3
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from _support import (
     Driver,
+    add_run_options,
     cpu_seconds,
-    figure_line,
     free_port,
-    machine,
-    median_figures,
     new_secrets,
     percentile,
     prepare_touchpoint,
     profiled,
     receiver_paths,
+    repeat_runs,
     say,
     server_process,
     touchpoint_cmd,
@@ -107,26 +104,11 @@ def main() -> None:
     parser.add_argument("--rate-duration", type=float, default=10.0, help="open-loop seconds per server")
     parser.add_argument("--open-connections", type=int, default=128)
     parser.add_argument("--senders", type=int, default=2000, help="distinct customers the webhooks come from")
-    parser.add_argument("--runs", type=int, default=1, help="repeat and print the medians last")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    add_run_options(parser, keep_what="logs, databases")
     parser.add_argument("--no-background", action="store_true",
                         help="serve --no-dispatch: webhooks only, nothing processes them (to separate the costs)")
-    parser.add_argument("--profile", type=Path, help="directory for a py-spy profile of the Touchpoint server")
     args = parser.parse_args()
-    say(machine())
-    runs = []
-    for number in range(args.runs):
-        workdir = Path(tempfile.mkdtemp(prefix="touchpoint-bench-ingest-"))
-        try:
-            say(f"run {number + 1}/{args.runs} in {workdir}")
-            runs.append(run_once(args, workdir))
-            say(f"  {figure_line(runs[-1])}")
-        finally:
-            if not args.keep:
-                shutil.rmtree(workdir, ignore_errors=True)
-    if args.runs > 1:
-        say(f"medians over {args.runs} runs:")
-    say(figure_line(median_figures(runs)))
+    repeat_runs(args, "ingest", run_once)
 
 
 if __name__ == "__main__":

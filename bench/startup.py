@@ -12,18 +12,15 @@ process's resident memory after `--idle` seconds of doing nothing. Last line: se
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from _support import (
-    figure_line,
+    add_run_options,
     free_port,
-    machine,
-    median_figures,
+    repeat_runs,
     rss_mb,
     say,
     stop_process,
@@ -65,22 +62,9 @@ def run_once(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds to wait before reading RSS")
-    parser.add_argument("--runs", type=int, default=1, help="repeat and print the medians last")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (log, database)")
+    add_run_options(parser, keep_what="log, database")
     args = parser.parse_args()
-    say(machine())
-    runs = []
-    for number in range(args.runs):
-        workdir = Path(tempfile.mkdtemp(prefix="touchpoint-bench-startup-"))
-        try:
-            say(f"run {number + 1}/{args.runs} in {workdir}")
-            runs.append(run_once(args, workdir))
-        finally:
-            if not args.keep:
-                shutil.rmtree(workdir, ignore_errors=True)
-    if args.runs > 1:
-        say(f"medians over {args.runs} runs:")
-    say(figure_line(median_figures(runs)))
+    repeat_runs(args, "startup", run_once, print_each=False)
 
 
 if __name__ == "__main__":
