@@ -54,12 +54,8 @@ def _serve(settings: Settings, *, dispatch: bool, banner: list[str] | None = Non
     if dispatch and not settings.is_sqlite:
         console.print("[dim]PostgreSQL: this process dispatches too; add `touchpoint worker` processes to scale.[/dim]")
     application = create_app(settings, run_background=dispatch)
-    if banner:
-        @application.router.on_event("startup")  # type: ignore[untyped-decorator]
-        async def _print_banner() -> None:
-            for line in banner:
-                console.print(line)
-
+    for line in banner or []:
+        console.print(line)
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info", proxy_headers=True,
                 ws_max_size=64 * 1024)
 

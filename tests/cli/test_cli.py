@@ -102,3 +102,26 @@ def test_a_lease_shorter_than_a_send_is_refused(tmp_path):
     result = run("migrate", "--data-dir", str(tmp_path), env={"TOUCHPOINT_DISPATCH_LEASE_SECONDS": "5"})
     assert result.returncode == 2
     assert "TOUCHPOINT_DISPATCH_LEASE_SECONDS" in result.stdout
+
+
+def test_demo_prints_where_to_chat_where_to_answer_and_how_to_log_in(tmp_path):
+    port = free_port()
+    env = {**os.environ, "TOUCHPOINT_ENVIRONMENT": "development"}
+    env.pop("TOUCHPOINT_DATABASE_URL", None)
+    process = subprocess.Popen([TOUCHPOINT, "demo", "--port", str(port), "--data-dir", str(tmp_path)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=15)[0].decode(errors="replace")
+    assert f"http://127.0.0.1:{port}/demo" in output
+    assert f"http://127.0.0.1:{port}/inbox" in output
+    assert "maria@harbour.example / harbour-demo-2026" in output
