@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -68,34 +72,45 @@ def test_production_refuses_the_default_secret(tmp_path):
     assert "TOUCHPOINT_SECRET_KEY" in result.stdout
 
 
-def test_serve_applies_migrations_and_becomes_ready(tmp_path):
-    port = free_port()
+@dataclass
+class Served:
+    port: int
+    readiness: dict[str, Any] | None = None
+    output: str = ""
+
+
+@contextlib.contextmanager
+def served(command: str, data_dir: Path) -> Iterator[Served]:
+    """Start `touchpoint COMMAND --port P --data-dir D` as a user would, wait (bounded) for /readyz,
+    and stop it afterwards; `output` holds what the command printed once the block ends."""
+    result = Served(free_port())
     env = {**os.environ, "TOUCHPOINT_ENVIRONMENT": "development"}
     env.pop("TOUCHPOINT_DATABASE_URL", None)
-    process = subprocess.Popen([TOUCHPOINT, "serve", "--port", str(port), "--data-dir", str(tmp_path)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([TOUCHPOINT, command, "--port", str(result.port), "--data-dir", str(data_dir)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
-        body = None
         while time.monotonic() < deadline:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                body = response.json()
+                response = httpx.get(f"http://127.0.0.1:{result.port}/readyz", timeout=2)
+                result.readiness = response.json()
                 if response.status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        if body is None or not body.get("ready"):
-            process.terminate()
-            output = process.communicate(timeout=15)[0].decode(errors="replace")
-            raise AssertionError(f"not ready: {body}\n{output[-3000:]}")
-        assert body == {"ready": True, "checks": {"database": "ok", "migrations": "ok", "dispatcher": "ok"}}
-        assert (tmp_path / "touchpoint.db").exists()
+        yield result
     finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=15)
+        process.terminate()
+        result.output = process.communicate(timeout=15)[0].decode(errors="replace")
+
+
+def test_serve_applies_migrations_and_becomes_ready(tmp_path):
+    with served("serve", tmp_path) as server:
+        ready = server.readiness
+    assert ready == {"ready": True, "checks": {"database": "ok", "migrations": "ok", "dispatcher": "ok"}}, \
+        f"not ready: {ready}\n{server.output[-3000:]}"
+    assert (tmp_path / "touchpoint.db").exists()
 
 
 def test_a_lease_shorter_than_a_send_is_refused(tmp_path):
@@ -105,23 +120,8 @@ def test_a_lease_shorter_than_a_send_is_refused(tmp_path):
 
 
 def test_demo_prints_where_to_chat_where_to_answer_and_how_to_log_in(tmp_path):
-    port = free_port()
-    env = {**os.environ, "TOUCHPOINT_ENVIRONMENT": "development"}
-    env.pop("TOUCHPOINT_DATABASE_URL", None)
-    process = subprocess.Popen([TOUCHPOINT, "demo", "--port", str(port), "--data-dir", str(tmp_path)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=15)[0].decode(errors="replace")
-    assert f"http://127.0.0.1:{port}/demo" in output
-    assert f"http://127.0.0.1:{port}/inbox" in output
-    assert "maria@harbour.example / harbour-demo-2026" in output
+    with served("demo", tmp_path) as server:
+        assert server.readiness and server.readiness["ready"]
+    assert f"http://127.0.0.1:{server.port}/demo" in server.output
+    assert f"http://127.0.0.1:{server.port}/inbox" in server.output
+    assert "maria@harbour.example / harbour-demo-2026" in server.output
