@@ -180,7 +180,9 @@ def touchpoint_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
     """Embedded mode on a fresh SQLite directory, whatever the caller's shell has configured."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHPOINT_")}
     env.update({"TOUCHPOINT_DATA_DIR": str(data_dir), "TOUCHPOINT_PORT": str(port), "TOUCHPOINT_HOST": HOST,
-                "TOUCHPOINT_ALLOW_PRIVATE_URLS": "true", "TOUCHPOINT_ENVIRONMENT": "development"})
+                "TOUCHPOINT_ALLOW_PRIVATE_URLS": "true", "TOUCHPOINT_ENVIRONMENT": "development",
+                # The assistant's model is trained (or not) by prepare_touchpoint, never during a measurement.
+                "TOUCHPOINT_ASSISTANT_TRAINING": "false"})
     env.update(extra)
     return env
 
@@ -235,7 +237,8 @@ class ApiAccount:
     path: str  # where its outbound messages arrive at the fake provider
 
 
-async def _prepare(data_dir: Path, accounts: list[tuple[str, dict[str, Any]]]) -> tuple[int, list[ApiAccount]]:
+async def _prepare(data_dir: Path, accounts: list[tuple[str, dict[str, Any]]], train: bool,
+                   ) -> tuple[int, list[ApiAccount]]:
     from touchpoint.config import Settings
     from touchpoint.db.migrate import upgrade
     from touchpoint.demo import ensure_demo
@@ -256,6 +259,10 @@ async def _prepare(data_dir: Path, accounts: list[tuple[str, dict[str, Any]]]) -
                     session, runtime.box, workspace=workspace, channel="api", name=f"Bench brand {index}",
                     credentials={"secret": secret}, settings=settings)
                 created.append(ApiAccount(account.key, secret, account.id, f"/acct/{index}"))
+        if train:  # the demo asked for its first training: do it now, before anything is measured
+            from touchpoint.assistant.training_worker import TrainingWorker
+
+            await TrainingWorker(runtime, "bench-prepare").run_once()
         return info.workspace_id, created
     finally:
         await runtime.close()
@@ -271,12 +278,13 @@ def receiver_paths(secrets: list[str]) -> dict[str, str]:
 
 
 def prepare_touchpoint(data_dir: Path, receiver_port: int, secrets: list[str],
-                       extra_settings: dict[str, Any] | None = None) -> tuple[int, list[ApiAccount]]:
+                       extra_settings: dict[str, Any] | None = None, *, train: bool = False,
+                       ) -> tuple[int, list[ApiAccount]]:
     """Migrate a fresh data dir, create the demo workspace (its FAQ answers the bot's questions) and one
     custom API channel account per secret, whose outbound_url is the driver's fake provider."""
     specs = [(secret, {"outbound_url": f"http://{HOST}:{receiver_port}/acct/{index}", **(extra_settings or {})})
              for index, secret in enumerate(secrets)]
-    return asyncio.run(_prepare(data_dir, specs))
+    return asyncio.run(_prepare(data_dir, specs, train))
 
 
 # -------------------------------------------------------------------------------- raw HTTP/1.1 client

@@ -17,15 +17,16 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from tests.support.fake_brand import FakeBrand
-from tests.support.harness import Harness
+from tests.support.harness import API_SECRET, Harness
 from tests.support.servers import eventually
 from touchpoint.config import Settings
 from touchpoint.contacts.service import resolve_identity
 from touchpoint.conversations.service import get_or_open
 from touchpoint.delivery.outbound import lane_for_conversation, queue_message
 from touchpoint.kit.clock import utcnow
-from touchpoint.models import ChannelAccount, Conversation, Direction, Message, MessageStatus, OutboxItem
+from touchpoint.models import ChannelAccount, Conversation, Direction, Message, MessageStatus, OutboxItem, Workspace
 from touchpoint.policy.gate import Purpose
+from touchpoint.workspaces import service as workspaces
 
 # Far above anything the tests send, so the account's rate limit never paces them.
 UNLIMITED = {"rate_per_second": 100_000, "rate_burst": 1_000}
@@ -71,19 +72,32 @@ async def api_account(h: Harness) -> ChannelAccount:
         return account
 
 
-async def open_conversations(h: Harness, count: int, prefix: str = "cust") -> list[int]:
-    """Open `count` conversations with distinct customers on the custom API channel."""
-    account = await api_account(h)
+async def open_conversations(h: Harness, count: int, prefix: str = "cust", account_id: int | None = None) -> list[int]:
+    """Open `count` conversations with distinct customers on the custom API channel (the harness's account
+    unless `account_id` names another)."""
+    if account_id is None:
+        account_id = (await api_account(h)).id
     ids = []
     async with h.runtime.transaction() as session:
         for i in range(count):
             contact, _ = await resolve_identity(session, workspace_id=h.workspace_id,
-                                                channel_account_id=account.id, external_id=f"{prefix}-{i}",
+                                                channel_account_id=account_id, external_id=f"{prefix}-{i}",
                                                 profile={})
-            conversation, _ = await get_or_open(session, contact=contact, channel_account_id=account.id,
+            conversation, _ = await get_or_open(session, contact=contact, channel_account_id=account_id,
                                                 now=utcnow())
             ids.append(conversation.id)
     return ids
+
+
+async def another_api_account(h: Harness, **settings: Any) -> ChannelAccount:
+    """A second custom API account of the workspace, sending to the same fake brand."""
+    first = await api_account(h)
+    async with h.runtime.transaction() as session:
+        workspace = await session.get(Workspace, h.workspace_id)
+        assert workspace is not None
+        return await workspaces.add_channel_account(
+            session, h.runtime.box, workspace=workspace, channel="api", name="Second brand app",
+            credentials={"secret": API_SECRET}, settings={"outbound_url": first.settings["outbound_url"], **settings})
 
 
 async def queue_texts(h: Harness, plan: list[tuple[int, str]]) -> list[int]:

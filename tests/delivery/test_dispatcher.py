@@ -16,7 +16,7 @@ from tests.delivery.support import (
 from tests.support.harness import API_SECRET, running
 from tests.support.servers import eventually
 from touchpoint.channels.base import AccountContext
-from touchpoint.delivery.dispatcher import DEFAULT_RATES, limits_for
+from touchpoint.delivery.limits import DEFAULT_RATES, limits_for
 
 
 async def test_provider_id_clash_is_recorded_without_sending_again(settings):
@@ -71,13 +71,25 @@ def test_limits_fall_back_when_account_settings_are_malformed():
         return AccountContext(7, 1, "key", {}, settings)
 
     [default] = limits_for(account(), "api", "r1")
-    assert (default.per_second, default.burst) == (DEFAULT_RATES["api"], 1)
+    assert (default.per_window, default.burst) == (DEFAULT_RATES["api"] - 2, 2)
     for bad in ({"rate_per_second": 0}, {"rate_per_second": -3}, {"rate_per_second": "fast"},
                 {"rate_per_second": None}, {"rate_per_second": float("inf")}):
         [limit] = limits_for(account(**bad), "api", "r1")
-        assert limit.per_second == DEFAULT_RATES["api"], bad
+        assert limit.per_window == default.per_window, bad
     account_limit, recipient_limit = limits_for(
         account(rate_per_second="80", rate_burst=5, recipient_per_second=1), "api", "r1")
-    assert (account_limit.key, account_limit.per_second, account_limit.burst) == ("acct:7", 80.0, 5)
-    assert (recipient_limit.key, recipient_limit.per_second) == ("rcpt:7:r1", 1.0)
+    assert (account_limit.key, account_limit.per_window, account_limit.burst) == ("acct:7", 77, 5)
+    assert (recipient_limit.key, recipient_limit.per_second, recipient_limit.per_window) == ("rcpt:7:r1", 1.0, 1)
     assert len(limits_for(account(recipient_per_second=-1), "api", "r1")) == 1
+
+
+def test_account_limits_keep_every_second_under_the_providers_limit():
+    # Providers count arrivals per second: the window cap never exceeds the configured rate, and at 80/s
+    # (a WhatsApp number) leaves three slots for arrival jitter; low rates get no burst.
+    for rate in (1, 4, 20, 24, 25, 50, 80, 250, 1000):
+        [limit] = limits_for(AccountContext(1, 1, "key", {}, {"rate_per_second": rate}), "api", "r")
+        assert 1 <= limit.per_window <= rate and limit.window == 1.0, rate
+        if rate >= 80:
+            assert limit.per_window <= rate - 3, rate
+        assert limit.burst == (2 if rate >= 25 else 1), rate
+        assert limit.sustained == limit.per_window  # the cap decides the rate; the bucket only spaces

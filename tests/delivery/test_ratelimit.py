@@ -204,7 +204,46 @@ async def test_redis_limiter_uses_the_redis_clock_by_default():
         await limiter.close()
 
 
+async def test_the_window_cap_holds_however_the_bucket_catches_up(limiters):
+    # As the dispatcher sets up accounts: a bucket a little faster than the cap, with a burst so a caller
+    # that comes late (a GC, a busy loop) catches up. Asked in bursts with pauses, it never grants more
+    # than the cap in any window, and on average it still reaches the cap.
+    clock = FakeClock()
+    limiter = limiters(clock)
+    limit = Limit("acct:w", per_second=32, burst=4, per_window=30, window=1.0)
+    granted: list[float] = []
+    for step in range(4 * 256):  # four seconds; every half second the caller goes away for 78 ms
+        clock.advance(TICK)
+        if step % 128 < 20:
+            continue
+        for _ in range(3):
+            if await limiter.acquire([limit]) == 0:
+                granted.append(clock.now)
+    for window in (1.0, 0.5):
+        assert max_in_window(granted, window) <= 30, window
+    assert len(granted) >= 4 * 30 - 4  # the pauses cost (almost) nothing
+
+
+async def test_a_full_window_tells_the_real_wait(limiters):
+    clock = FakeClock()
+    limiter = limiters(clock)
+    limit = Limit("acct:v", per_second=1000, burst=10, per_window=10, window=1.0)
+    first = clock.now
+    for _ in range(10):
+        assert await limiter.acquire([limit]) == 0
+        clock.advance(0.01)
+    # The eleventh must wait until the first grant leaves the window.
+    wait = await limiter.acquire([limit])
+    assert wait == pytest.approx(first + 1.0 - clock.now, abs=1e-3)
+    clock.advance(wait + 1e-3)
+    assert await limiter.acquire([limit]) == 0
+
+
 def test_limits_refuse_nonsense():
     for per_second, burst in ((0, 1), (-1, 1), (1, 0)):
         with pytest.raises(ValueError):
             Limit("x", per_second, burst)
+    with pytest.raises(ValueError):
+        Limit("x", 1, 1, per_window=-1)
+    with pytest.raises(ValueError):
+        Limit("x", 1, 1, per_window=1, window=0)
