@@ -1,6 +1,17 @@
 """All ORM models, one file per domain. Importing this package registers every table."""
 
 from touchpoint.models.agents import Agent, Role, Team, TeamMember
+from touchpoint.models.assistant import (
+    ActionCall,
+    AssistantDecision,
+    AssistantModel,
+    CannedResponse,
+    EscalationPolicyVersion,
+    FlowDefinition,
+    FlowSession,
+    Intent,
+    PaymentRequest,
+)
 from touchpoint.models.audit import AuditEntry
 from touchpoint.models.channels import ChannelAccount
 from touchpoint.models.contacts import ConsentRecord, Contact, ContactIdentity
@@ -17,7 +28,34 @@ from touchpoint.models.queues import InboundEvent, OutboxItem, Timer
 from touchpoint.models.workspace import ApiKey, Workspace
 
 __all__ = [
-    "Agent", "ApiKey", "AuditEntry", "ChannelAccount", "ConsentRecord", "Contact", "ContactIdentity",
-    "Conversation", "ConversationStatus", "Direction", "InboundEvent", "KnowledgeEntry", "Message",
-    "MessageStatus", "OutboxItem", "Role", "SenderKind", "Team", "TeamMember", "Timer", "Workspace",
+    "ActionCall",
+    "Agent",
+    "ApiKey",
+    "AssistantDecision",
+    "AssistantModel",
+    "AuditEntry",
+    "CannedResponse",
+    "ChannelAccount",
+    "ConsentRecord",
+    "Contact",
+    "ContactIdentity",
+    "Conversation",
+    "ConversationStatus",
+    "Direction",
+    "EscalationPolicyVersion",
+    "FlowDefinition",
+    "FlowSession",
+    "InboundEvent",
+    "Intent",
+    "KnowledgeEntry",
+    "Message",
+    "MessageStatus",
+    "OutboxItem",
+    "PaymentRequest",
+    "Role",
+    "SenderKind",
+    "Team",
+    "TeamMember",
+    "Timer",
+    "Workspace",
 ]

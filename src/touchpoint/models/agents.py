@@ -37,6 +37,9 @@ class Team(IdMixin, CreatedMixin, Base):
     workspace_id: Mapped[int] = workspace_fk()
     slug: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
+    # Languages the team answers in (comma-separated ISO 639-1); a message in another language is routed
+    # to a team that speaks it.
+    languages: Mapped[str] = mapped_column(String(100), default="en")
 
 
 class TeamMember(Base):

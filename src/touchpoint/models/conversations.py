@@ -43,6 +43,10 @@ class Conversation(IdMixin, CreatedMixin, Base):
     last_message_preview: Mapped[str | None] = mapped_column(String(200), default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     snoozed_until: Mapped[datetime | None] = mapped_column(default=None)
+    handed_off_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the first agent answer is due (SLA); cleared by the first agent reply.
+    first_response_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_agent_reply_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Direction(enum.StrEnum):
@@ -105,4 +109,6 @@ class Message(IdMixin, CreatedMixin, Base):
     gate: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     external_id: Mapped[str | None] = mapped_column(String(200), default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Detected language of an inbound message (ISO 639-1), kept for routing and reporting.
+    language: Mapped[str | None] = mapped_column(String(16), default=None)
     status_at: Mapped[datetime | None] = mapped_column(default=None)

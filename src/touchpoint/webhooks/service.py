@@ -9,8 +9,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint.channels.base import AccountContext, NormalizedEvent
 from touchpoint.db.dialect import insert_ignore
+from touchpoint.kit.redact import mask_card_numbers
 from touchpoint.models import InboundEvent
 from touchpoint.runtime import wake_after_commit
+
+
+def scrub_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """Card numbers typed into chat never reach storage: masked here, before the first write, and counted
+    so the processor can warn the customer."""
+    text = payload.get("text")
+    if isinstance(text, str) and text:
+        masked, count = mask_card_numbers(text)
+        if count:
+            payload["text"] = masked
+            payload["content"] = {**(payload.get("content") or {}), "masked_card_numbers": count}
+    return payload
 
 
 def lane_for_sender(account_id: int, sender_id: str) -> str:
@@ -35,7 +48,7 @@ async def store_many(session: AsyncSession,
             rows.append({
                 "workspace_id": account.workspace_id, "channel_account_id": account.id,
                 "provider_event_id": event.provider_event_id[:200], "kind": event.kind,
-                "payload": event.to_payload(),
+                "payload": scrub_payload(event.to_payload()),
                 "lane": lane_for_sender(account.id, event.sender_id or event.provider_message_id or "status"),
                 "status": "pending", "attempts": 0,
             })
