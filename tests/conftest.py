@@ -44,7 +44,9 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 async def settings(db_kind: str, tmp_path: Path) -> AsyncIterator[Settings]:
     base: dict[str, Any] = {"environment": "test", "data_dir": tmp_path, "allow_private_urls": True,
                             "secret_key": "test-secret-key-0123456789abcdef0123456789",
-                            "dispatch_idle_poll_seconds": 0.2}
+                            "dispatch_idle_poll_seconds": 0.2,
+                            # Tests that need a trained model train it themselves (tests/assistant).
+                            "assistant_training": False}
     if db_kind == "sqlite":
         yield Settings(**base)
         return

@@ -17,7 +17,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from touchpoint import __version__
 from touchpoint.assistant.base import Assistant
-from touchpoint.assistant.faq import FaqAssistant
 from touchpoint.background import BackgroundLoops
 from touchpoint.config import Settings
 from touchpoint.db.migrate import upgrade
@@ -30,7 +29,7 @@ WEB = Path(__file__).parent / "web"
 
 
 def create_app(settings: Settings | None = None, *, run_background: bool = True, migrate: bool = True,
-               assistant: Assistant | None = None) -> FastAPI:
+               assistant: Assistant | None = None, demo: bool = False) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -55,10 +54,10 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True,
                   openapi_url="/openapi.json")
     app.state.settings = settings
     app.state.metrics = Metrics()
-    app.state.assistant = assistant or FaqAssistant()
+    app.state.assistant = assistant or _default_assistant(settings)
     app.state.run_background = run_background
     _install_error_handlers(app)
-    _include_routers(app)
+    _include_routers(app, demo=demo)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 
     @app.get("/docs", include_in_schema=False)
@@ -71,9 +70,17 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True,
     return app
 
 
-def _include_routers(app: FastAPI) -> None:
+def _default_assistant(settings: Settings) -> Assistant:
+    from touchpoint.assistant.engines import EngineRegistry
+    from touchpoint.assistant.orchestrator import WorkspaceAssistant
+
+    return WorkspaceAssistant(EngineRegistry(settings))
+
+
+def _include_routers(app: FastAPI, *, demo: bool = False) -> None:
     from touchpoint import health
     from touchpoint.api import router as api_router
+    from touchpoint.assistant.flows import api as flows_api
     from touchpoint.inbox import pages as inbox_pages
     from touchpoint.webhooks import api as webhooks
     from touchpoint.widget import api as widget_api
@@ -82,6 +89,12 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(webhooks.router)
     app.include_router(widget_api.router)
     app.include_router(api_router.router)
+    app.include_router(flows_api.router)
+    if demo:
+        # Harbour Stays' own booking and billing system, which the demo workspace's flows call.
+        from touchpoint import demo_brand
+
+        app.include_router(demo_brand.router)
     app.include_router(inbox_pages.router)
 
 

@@ -19,13 +19,24 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from touchpoint.assistant.base import Assistant
+from touchpoint.assistant.training import TRAIN_LOOP
+from touchpoint.assistant.training_worker import TrainingWorker
+from touchpoint.conversations.action_worker import ActionWorker
 from touchpoint.conversations.inbound_worker import InboundWorker
-from touchpoint.conversations.timers import TimerWorker
+from touchpoint.conversations.sla import sla_handlers
+from touchpoint.conversations.timers import TimerHandler, TimerWorker, snooze_handlers
 from touchpoint.delivery.dispatcher import Dispatcher
 from touchpoint.delivery.ratelimit import RateLimiter, make_rate_limiter
 from touchpoint.runtime import Runtime
 
 log = logging.getLogger(__name__)
+INTERRUPTIBLE = frozenset({TRAIN_LOOP})
+TRAINING_STOP_GRACE_SECONDS = 60.0
+
+
+def timer_handlers() -> dict[str, TimerHandler]:
+    """Every timer kind this process fires, by kind (each domain contributes its own)."""
+    return {**snooze_handlers(), **sla_handlers()}
 
 
 def worker_id() -> str:
@@ -39,15 +50,27 @@ class BackgroundLoops:
         self.limiter = limiter or make_rate_limiter(runtime.settings.redis_url)
         self.inbound = InboundWorker(runtime, assistant, self.owner)
         self.dispatcher = Dispatcher(runtime, self.limiter, self.owner)
-        self.timers = TimerWorker(runtime, self.owner)
+        self.timers = TimerWorker(runtime, self.owner, timer_handlers())
+        # Each loop drains one queue; a domain with its own queue (assistant training, flow actions) adds
+        # its step here.
+        self.steps: dict[str, Callable[[], Awaitable[int]]] = {
+            "inbound": self.inbound.run_once, "outbox": self.dispatcher.run_once, "timers": self.timers.run_once}
+        self.training = TrainingWorker(runtime, self.owner, heartbeat=lambda: self._beat(TRAIN_LOOP))
+        if runtime.settings.assistant_training:
+            self.steps[TRAIN_LOOP] = self.training.run_once
+        # Flow actions: the brand's HTTP calls, made outside any transaction (woken as "actions").
+        self.actions = ActionWorker(runtime, self.owner)
+        self.steps["actions"] = self.actions.run_once
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self.heartbeats: dict[str, float] = {}
 
+    def _beat(self, name: str) -> None:
+        self.heartbeats[name] = time.monotonic()  # a long step (model training) shows it is alive
+
     def start(self) -> None:
-        for name, step in (("inbound", self.inbound.run_once), ("outbox", self.dispatcher.run_once),
-                           ("timers", self.timers.run_once)):
+        for name, step in self.steps.items():
             self._tasks.append(asyncio.create_task(self._loop(name, step), name=f"touchpoint-{name}"))
         if self.runtime.settings.redis_url:
             self._listener = asyncio.create_task(self._listen_for_wakes(), name="touchpoint-wakes")
@@ -56,11 +79,11 @@ class BackgroundLoops:
     def alive(self, max_age: float = 30.0) -> bool:
         now = time.monotonic()
         return bool(self._tasks) and all(not t.done() for t in self._tasks) and all(
-            now - self.heartbeats.get(name, 0) < max_age for name in ("inbound", "outbox", "timers"))
+            now - self.heartbeats.get(name, 0) < max_age for name in self.steps)
 
     async def _listen_for_wakes(self) -> None:
         """Scale-out: another process committed work for us (published by Runtime.after_commit)."""
-        names = ("inbound", "outbox", "timers")
+        names = tuple(self.steps)
         while True:
             try:
                 async with self.runtime.hub.subscribe(*(f"wake:{n}" for n in names)) as events:
@@ -107,8 +130,13 @@ class BackgroundLoops:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
             self._listener = None
-        for name in ("inbound", "outbox", "timers"):
+        for name in self.steps:
             self.runtime.wake(name)
+        for task in self._tasks:
+            # A training is not lost when cut short (its lease runs out and it starts again), and it can
+            # take a minute: stopping never waits for it.
+            if task.get_name() in {f"touchpoint-{name}" for name in INTERRUPTIBLE}:
+                task.cancel()
         if self._tasks:
             grace = self.runtime.settings.provider_timeout_seconds + 5.0
             await asyncio.wait(self._tasks, timeout=grace)
@@ -118,4 +146,7 @@ class BackgroundLoops:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        # A fit cannot be interrupted; exiting under it would kill native threads mid-call.
+        await self.training.wait_idle(TRAINING_STOP_GRACE_SECONDS)
+        await self.dispatcher.close()  # sends already paced go out and are recorded
         await self.limiter.close()

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
@@ -41,11 +41,22 @@ class Settings(BaseSettings):
     dispatch_batch_size: int = 100
     dispatch_lease_seconds: float = 60.0
     dispatch_idle_poll_seconds: float = 0.5
+    # This process trains workspaces' understanding models in the background (seconds to a minute of CPU per
+    # training). Scale-out: leave it on for the `touchpoint worker` processes and off for web processes.
+    assistant_training: bool = True
     dispatch_concurrency: int = 64
     provider_timeout_seconds: float = 10.0
     max_send_attempts: int = 8
     # Outgoing HTTP to brand-configured URLs refuses private/link-local targets unless this is set.
     allow_private_urls: bool = False
+
+    # Agent assist's optional large-language-model provider (any OpenAI-compatible /v1/chat/completions
+    # endpoint). Off unless a base URL and a model are set; it only ever drafts text for an agent to review.
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible API base, e.g. https://api.openai.com/v1; unset = off.")
+    llm_api_key: SecretStr | None = Field(default=None, description="Bearer token for the LLM provider.")
+    llm_model: str = Field(default="", description="Model name sent to the LLM provider.")
+    llm_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
 
     session_cookie_secure: bool | None = Field(
         default=None, description="Defaults to true outside development."

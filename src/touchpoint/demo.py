@@ -10,13 +10,26 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from touchpoint.assistant.intents.service import import_intents
+from touchpoint.assistant.intents.yaml_io import parse_intents_yaml
+from touchpoint.assistant.training import request_training
 from touchpoint.contacts.service import record_consent, resolve_identity
 from touchpoint.conversations import service as conversations
+from touchpoint.demo_data import INTENTS_FILE, install_demo_flows
 from touchpoint.kit.clock import utcnow
 from touchpoint.kit.secrets import SecretBox
-from touchpoint.models import ConversationStatus, KnowledgeEntry, Message, MessageStatus, Role, SenderKind
+from touchpoint.models import (
+    CannedResponse,
+    ConversationStatus,
+    KnowledgeEntry,
+    Message,
+    MessageStatus,
+    Role,
+    SenderKind,
+)
 from touchpoint.workspaces import repository
 from touchpoint.workspaces import service as workspaces
+from touchpoint.workspaces.audit import Actor
 
 DEMO_SLUG = "harbour-stays"
 DEMO_PASSWORD = "harbour-demo-2026"
@@ -38,6 +51,36 @@ FAQ = [
      "parking car garage park"),
     ("Do you have wifi?", "Free fast wifi everywhere in the building; the password is on your key card.",
      "wifi internet wireless password"),
+]
+
+# Reception answers chat around the clock; the SLA clock and the team lead's escalation are demo-sized.
+WORKSPACE_SETTINGS = {
+    "widget": {"title": "Harbour Stays", "greeting": "Hi! How can we help with your stay?"},
+    "assistant": {"languages": ["en"]},
+    "business_hours": {"weekly": {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}},
+    "sla": {"first_response_minutes": 5, "lead_after_minutes": 15},
+}
+TEAM_LANGUAGES = {"service": "en,pt,fr", "sales": "en,es,de"}
+VIPS = {"visitor-yuki"}
+
+ARTICLES = [
+    ("House rules", "Quiet hours are from 10 pm to 7 am in every room and the garden.\n\n"
+     "Smoking is not allowed anywhere inside the building; the terrace on the first floor has a smoking corner.\n\n"
+     "Visitors are welcome in the lounge until 10 pm. Guests are responsible for damage to their room.",
+     "https://harbour-stays.example/house-rules"),
+    ("Getting here", "From the airport take the metro red line to Alameda, then the green line to Cais do Sodre; "
+     "we are a five-minute walk from the station.\n\nA taxi from the airport takes about 25 minutes and costs "
+     "around 20 EUR. We can book an airport transfer for 35 EUR per car; ask us at least a day before.",
+     "https://harbour-stays.example/getting-here"),
+]
+
+CANNED = [
+    ("sorry", "Apology", "I'm really sorry about this. Let me look into it right away and get back to you.", None),
+    ("refund", "Refund timing", "Refunds go back to the card you paid with and usually show within 5 to 10 "
+     "working days.", "service"),
+    ("groups", "Group rates", "For groups of 8 or more we offer 15% off flexible rates. Which dates and how many "
+     "rooms are you looking for?", "sales"),
+    ("thanks", "Closing", "Thanks for staying with Harbour Stays! Is there anything else I can help with?", None),
 ]
 
 AGENTS = [
@@ -67,17 +110,20 @@ class DemoInfo:
     created: bool
 
 
-async def ensure_demo(session: AsyncSession, box: SecretBox) -> DemoInfo:
+async def ensure_demo(session: AsyncSession, box: SecretBox, *, brand_url: str | None = None) -> DemoInfo:
+    """`brand_url`: where Harbour Stays' own booking system (touchpoint.demo_brand) is served; the demo flows
+    call it. Given on every start, because the port may change between runs."""
     existing = await repository.workspace_by_slug(session, DEMO_SLUG)
     if existing is not None:
+        if brand_url:
+            await install_demo_flows(session, existing, brand_url=brand_url)
         return DemoInfo(existing.id, WIDGET_KEY, AGENTS[0][0], DEMO_PASSWORD, created=False)
     workspace = await workspaces.create_workspace(session, box, slug=DEMO_SLUG, name="Harbour Stays",
-                                                  timezone="Europe/Lisbon",
-                                                  settings={"widget": {
-                                                      "title": "Harbour Stays",
-                                                      "greeting": "Hi! How can we help with your stay?"}})
+                                                  timezone="Europe/Lisbon", settings=WORKSPACE_SETTINGS)
     teams = {slug: await workspaces.add_team(session, workspace=workspace, slug=slug, name=name)
              for slug, name in (("service", "Service"), ("sales", "Sales"))}
+    for slug, languages in TEAM_LANGUAGES.items():
+        teams[slug].languages = languages
     agents = []
     for email, name, role, team_slugs, lead in AGENTS:
         agent = await workspaces.add_agent(session, workspace=workspace, email=email, name=name,
@@ -87,6 +133,17 @@ async def ensure_demo(session: AsyncSession, box: SecretBox) -> DemoInfo:
             await workspaces.add_member(session, team=teams[slug], agent=agent, lead=lead)
     for question, answer, keywords in FAQ:
         session.add(KnowledgeEntry(workspace_id=workspace.id, question=question, answer=answer, keywords=keywords))
+    for title, body, url in ARTICLES:
+        session.add(KnowledgeEntry(workspace_id=workspace.id, kind="article", question=title, answer="", body=body,
+                                   url=url))
+    for shortcut, title, text, team_slug in CANNED:
+        session.add(CannedResponse(workspace_id=workspace.id, shortcut=shortcut, title=title, text=text,
+                                   team_id=teams[team_slug].id if team_slug else None))
+    await import_intents(session, workspace_id=workspace.id, specs=parse_intents_yaml(INTENTS_FILE.read_text()),
+                         mode="merge", actor=Actor("system", None, "demo"))
+    if brand_url:
+        await install_demo_flows(session, workspace, brand_url=brand_url)
+    await request_training(session, workspace.id, "demo workspace created")
     account = await workspaces.add_channel_account(session, box, workspace=workspace, channel="webchat",
                                                    name="Website chat", key=WIDGET_KEY)
     now = utcnow()
@@ -98,6 +155,8 @@ async def ensure_demo(session: AsyncSession, box: SecretBox) -> DemoInfo:
                                                      "locale": locale})
         await record_consent(session, contact=contact, topic="promotions", channel="*", granted=index % 2 == 0,
                              source="booking_form")
+        if external in VIPS:
+            contact.attributes = {**(contact.attributes or {}), "vip": True}
         conversation, _ = await conversations.get_or_open(session, contact=contact, channel_account_id=account.id,
                                                          now=when)
         for text in texts:

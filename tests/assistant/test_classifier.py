@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.assistant.samples import intent_examples
 from touchpoint.assistant.nlu import datasets as ds
-from touchpoint.assistant.nlu.classifier import IntentClassifier
+from touchpoint.assistant.nlu import oos
+from touchpoint.assistant.nlu.classifier import FEW_SHOT, FULL, IntentClassifier, intent_name_text
 from touchpoint.assistant.nlu.errors import TrainingDataError
 
 PARAPHRASES = {
@@ -65,6 +67,63 @@ def test_banking77_subset_beats_a_floor(encoder, shared_nlu_data):
     above chance (1.3%); the full benchmark lives in bench/nlu.py."""
     train_t, train_y = ds.few_shot(*ds.read_banking77(shared_nlu_data / "banking77", "train"), shots=10, seed=0)
     test_t, test_y = ds.few_shot(*ds.read_banking77(shared_nlu_data / "banking77", "test"), shots=5, seed=0)
-    model = IntentClassifier(encoder).fit(train_t, train_y)
+    model = IntentClassifier(encoder).fit(train_t, train_y, calibrate=False)  # out of scope is tested elsewhere
+    assert model.fusion is FEW_SHOT and model._label_emb.shape == (77, encoder.dim) and len(model._idf_ids)
     correct = sum(p.best_intent == y for p, y in zip(model.predict_many(test_t), test_y, strict=True))
     assert correct / len(test_y) > 0.75
+
+
+def test_out_of_scope_thresholds_are_calibrated_on_held_out_training_examples(hotel_model, encoder):
+    calibration = hotel_model.meta["oos_calibration"]
+    assert calibration["held_out"] == 10  # 20% of each intent's 8 examples, rounded: 2 x 5 intents
+    assert 0.0 < hotel_model.oos_threshold < 1.0 and -1.0 < hotel_model.similarity_threshold < 1.0
+    p = hotel_model.predict("what's the capital of australia")
+    assert p.out_of_scope and (p.uncertainty > hotel_model.oos_threshold
+                               or p.similarity < hotel_model.similarity_threshold)
+    texts, labels = intent_examples()
+    uncalibrated = IntentClassifier(encoder).fit(texts, labels, calibrate=False)
+    assert uncalibrated.meta["oos_calibration"] == {}
+    assert not any(p.out_of_scope for p in uncalibrated.predict_many(OUT_OF_SCOPE))
+    assert uncalibrated.predict("").out_of_scope
+
+
+def test_views_and_thresholds_survive_state_round_trip(hotel_model, encoder):
+    meta, arrays = hotel_model.state()
+    assert meta["fusion"] == FEW_SHOT.name and "label_emb" in arrays and "idf_values" in arrays
+    again = IntentClassifier.from_state(meta, arrays, encoder)
+    probes = [*PARAPHRASES.values(), *OUT_OF_SCOPE]
+    for a, b in zip(hotel_model.predict_many(probes), again.predict_many(probes), strict=True):
+        assert (a.best_intent, a.out_of_scope) == (b.best_intent, b.out_of_scope)
+        assert abs(a.confidence - b.confidence) < 1e-2 and abs(a.uncertainty - b.uncertainty) < 1e-2
+    # A model saved before this version: no fusion name, one threshold that was on the similarity.
+    old_meta = {k: v for k, v in meta.items() if k not in ("fusion", "similarity_threshold", "temperature")}
+    old_meta["oos_threshold"] = 0.5
+    old = IntentClassifier.from_state(old_meta, arrays, encoder)
+    assert old.fusion is FULL and old.similarity_threshold == 0.5 and old.oos_threshold == 2.0
+
+
+def test_rare_tokens_weigh_more_and_unseen_ones_most(hotel_model):
+    ids = hotel_model._idf_ids
+    common, rare = ids[np.argmin(hotel_model._idf_values)], ids[np.argmax(hotel_model._idf_values)]
+    weights = hotel_model._token_weights(np.asarray([common, rare, 10**9]), 3)
+    assert weights[0] < weights[1] < weights[2] == pytest.approx(hotel_model._idf_unseen)
+    assert hotel_model._token_weights(np.asarray([common]), 2) is None  # misaligned ids are not trusted
+
+
+def test_uncertainty_and_temperature():
+    assert oos.uncertainty(np.asarray([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]])) == pytest.approx([0.0, 1.0], abs=1e-4)
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 4, 400)
+    # Always 99% sure, right 60% of the time: over-confident, so the fitted temperature softens it.
+    guess = np.where(rng.random(400) < 0.6, truth, (truth + 1) % 4)
+    probs = np.full((400, 4), 0.01 / 3)
+    probs[np.arange(400), guess] = 0.99
+    temperature = oos.fit_temperature(probs, truth)
+    assert temperature > 1.5 and oos.soften(probs, temperature).max(axis=1).mean() < 0.8
+    assert oos.fit_temperature(probs[:10], truth[:10]) == 1.0  # too few examples to say
+
+
+def test_intent_names_become_text():
+    assert intent_name_text("card_payment_not_recognised") == "card payment not recognised"
+    assert intent_name_text("reverted_card_payment?") == "reverted card payment"
+    assert intent_name_text("bitext:contact_human_agent") == "bitext contact human agent"

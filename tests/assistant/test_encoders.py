@@ -24,6 +24,16 @@ def test_embeddings_are_unit_vectors_and_order_independent(encoder):
     assert np.allclose(np.linalg.norm(tokens[2].astype(np.float32), axis=1), 1.0, atol=1e-2)
 
 
+def test_token_ids_come_from_the_same_tokenisation_as_the_token_vectors(encoder):
+    texts = ["where is my card", "", "I was charged twice for the same coffee"]
+    emb, tokens, ids = encoder.encode_with_ids(texts)
+    emb2, tokens2 = encoder.encode_with_tokens(texts)
+    assert np.allclose(emb, emb2) and all(np.array_equal(a, b) for a, b in zip(tokens, tokens2, strict=True))
+    assert [len(i) for i in ids] == [len(t) for t in tokens]
+    vocab = encoder._tokenizer.get_vocab()
+    assert ids[0].tolist() == [vocab[w] for w in ("where", "is", "my", "card")]  # no [CLS] / [SEP]
+
+
 def test_similar_messages_are_closer_than_unrelated_ones(encoder):
     a, b, c = encoder.encode(["my card has not arrived yet", "the card still hasn't been delivered",
                               "what is the weather like in Lisbon"])

@@ -9,6 +9,7 @@ from touchpoint.assistant.nlu.engine import NluEngine, shared_encoder
 from touchpoint.assistant.nlu.errors import ModelLoadError
 from touchpoint.assistant.nlu.escalation import EscalationScorer
 from touchpoint.assistant.nlu.store import NluModel
+from touchpoint.assistant.nlu.threads import blas_threads, set_blas_threads
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +45,23 @@ def test_shared_encoder_is_loaded_once_and_bad_directories_are_not_cached(encode
     for _ in range(2):
         with pytest.raises(ModelLoadError):
             shared_encoder(tmp_path / "missing")
+
+
+def test_engine_uses_the_classifier_views_it_was_trained_with(engine):
+    text = "where can I leave my car"
+    understood = engine.understand(text)
+    direct = engine.intents.predict(text)
+    assert understood.intent.best_intent == direct.best_intent == "parking"
+    assert abs(understood.intent.confidence - direct.confidence) < 1e-4
+    assert 0.0 <= understood.intent.uncertainty <= 1.0
+
+
+def test_blas_thread_count_can_be_set_at_run_time():
+    before = blas_threads()
+    if not before:
+        pytest.skip("no OpenBLAS loaded that exposes its thread count")
+    try:
+        assert set_blas_threads(1) == len(before) and blas_threads() == [1] * len(before)
+    finally:
+        for count in set(before):
+            set_blas_threads(count)

@@ -21,6 +21,23 @@ def test_realistic_set_is_well_formed():
     assert len({r["text"] for r in rows}) == len(rows)
 
 
+# Written before any model or cue was run on it and never tuned on: the honest realistic figure (bench/nlu.py).
+HOLDOUT = REALISTIC.with_name("escalation_holdout.csv")
+
+
+def test_holdout_set_is_well_formed_and_disjoint_from_the_tuned_one():
+    with HOLDOUT.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    with REALISTIC.open(newline="", encoding="utf-8") as fh:
+        tuned = {r["text"].casefold() for r in csv.DictReader(fh)}
+    assert len(rows) >= 200 and {r["label"] for r in rows} == {"escalate", "no_escalate"}
+    escalating = sum(r["label"] == "escalate" for r in rows)
+    assert 0.4 < escalating / len(rows) < 0.6
+    assert {"complaint", "payment_trouble", "human_request", "sarcasm", "anger", "ordinary", "ordinary_payment",
+            "hard_negative"} == {r["category"] for r in rows}
+    assert len({r["text"] for r in rows}) == len(rows) and not {r["text"].casefold() for r in rows} & tuned
+
+
 @pytest.mark.parametrize(("text", "cue"), [
     ("can someone call me", "human_request"),
     ("i want to talk to your manager", "human_request"),
@@ -76,6 +93,17 @@ def test_scores_carry_their_reasons(scorer):
     assert not calm.escalate and calm.reasons == ()
     empty = scorer.score("")
     assert not empty.escalate and empty.probability == 0.0
+
+
+def test_hand_written_examples_can_be_weighted_up(encoder):
+    texts = ["what time is breakfast", "is there parking", "where is the pool", "can i check in early",
+             "the room is filthy", "nobody answered my calls"]
+    labels = ["info", "info", "info", "info", "complaint", "complaint"]
+    probe = "the shower has been broken for two days"
+    plain = EscalationScorer(encoder).fit(texts, labels, frozenset({"complaint"}))
+    weighted = EscalationScorer(encoder).fit(texts, labels, frozenset({"complaint"}),
+                                             sample_weight=[1, 1, 1, 1, 5, 5])
+    assert weighted.score(probe).model_probability > plain.score(probe).model_probability
 
 
 def test_training_needs_both_sides(encoder):

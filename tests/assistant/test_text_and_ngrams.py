@@ -72,3 +72,16 @@ def test_softmax_regression_separates_classes_and_respects_balance():
     assert np.allclose(sparse_weights, weights, atol=1e-2)
     with pytest.raises(ValueError):
         fit_softmax_regression(x, np.where(y == 1, 2, y), 1.0)  # class 1 has no example
+
+
+def test_sample_weights_move_the_fit():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 2))
+    y = (x[:, 0] > 0).astype(np.int64)
+    y[:10] = 1 - y[:10]  # ten mislabelled points...
+    plain, plain_b = fit_softmax_regression(x, y, 10.0)
+    weight = np.ones(200)
+    weight[:10] = 50.0  # ...that count fifty times pull the boundary towards themselves
+    heavy, heavy_b = fit_softmax_regression(x, y, 10.0, sample_weight=weight)
+    fits = lambda w, b: ((x[:10] @ w + b).argmax(axis=1) == y[:10]).mean()  # noqa: E731
+    assert fits(heavy, heavy_b) > fits(plain, plain_b)

@@ -116,3 +116,18 @@ async def _pending_events(h) -> bool:
     async with h.runtime.sessionmaker() as session:
         rows = (await session.execute(select(InboundEvent).where(InboundEvent.status != "done"))).scalars().all()
     return bool(rows)
+
+
+async def test_a_card_number_typed_into_chat_is_masked_before_storage_and_the_customer_is_warned(settings):
+    from touchpoint.models import InboundEvent
+
+    async with running(settings) as h:
+        await h.say("u-card", "my card is 4242 4242 4242 4242, can you charge the balance?")
+        texts = await eventually(lambda: h.brand.texts() if h.brand.texts() else None)
+        assert "hidden the card number" in texts[0]
+        conversation = await _conversation_of(h, "u-card")
+        [inbound] = [m for m in await h.messages(conversation.id) if m.direction == "in"]
+        assert "4242 4242 4242 4242" not in inbound.text and inbound.text.endswith("4242, can you charge the balance?")
+        async with h.runtime.sessionmaker() as session:
+            payloads = (await session.execute(select(InboundEvent.payload))).scalars().all()
+        assert payloads and all("4242 4242 4242 4242" not in str(p) for p in payloads)

@@ -73,11 +73,11 @@ async def running(settings: Settings, *, brand: FakeBrand | None = None, run_bac
                   account_settings: dict[str, Any] | None = None) -> AsyncIterator[Harness]:
     brand = brand or FakeBrand(secret=API_SECRET)
     async with serve_asgi(brand.app()) as brand_url:
-        app = create_app(settings, run_background=run_background)
+        app = create_app(settings, run_background=run_background, demo=True)
         async with serve_asgi(app) as base_url:
             runtime: Runtime = app.state.runtime
             async with runtime.transaction() as session:
-                info = await ensure_demo(session, runtime.box)
+                info = await ensure_demo(session, runtime.box, brand_url=f"{base_url}/demo-brand")
                 workspace = await session.get(__import__("touchpoint.models", fromlist=["Workspace"]).Workspace,
                                               info.workspace_id)
                 assert workspace is not None

@@ -16,6 +16,7 @@ class AssistantInput:
     text: str
     channel: str
     locale: str | None = None
+    message_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,12 @@ class Decision:
     confidence: float = 0.0
     rule: str = ""
     scores: dict[str, float] = field(default_factory=dict)
+    # answer | flow | clarify | escalate
+    action: str = "answer"
+    language: str | None = None
+    sentiment: float | None = None
+    # The customer's text as it may be stored (card numbers masked), when it differs from what was received.
+    masked_text: str | None = None
 
 
 class Assistant(Protocol):

@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from touchpoint.assistant.base import Assistant, AssistantInput, Decision, Handoff
+from touchpoint.assistant.base import Assistant, AssistantInput, Decision
+from touchpoint.assistant.handoff_notice import acknowledgement
+from touchpoint.assistant.language_code import detect_language_code
 from touchpoint.channels.base import NormalizedEvent
 from touchpoint.contacts.service import record_consent, resolve_identity
 from touchpoint.conversations import repository, service
@@ -37,7 +39,6 @@ from touchpoint.realtime.events import conversation_topic, stage
 from touchpoint.workspaces.audit import Actor
 
 log = logging.getLogger(__name__)
-NOT_UNDERSTOOD_LIMIT = 2
 # How long a receipt for a message we cannot match yet is retried before it is counted as unknown.
 RECEIPT_GRACE = timedelta(seconds=60)
 
@@ -48,6 +49,8 @@ class ReceiptNotMatchedYet(Exception):
 STOP_CONFIRMATION = ("You're unsubscribed and won't get any more promotional messages here. "
                      "Reply START to subscribe again. You can still write to us any time.")
 START_CONFIRMATION = "You're subscribed again. Reply STOP at any time to unsubscribe."
+CARD_WARNING = ("For your safety I've hidden the card number you sent. Please never type card details in chat: "
+                "we'll send you a secure payment link instead.")
 
 
 @dataclass(slots=True)
@@ -72,21 +75,26 @@ async def process_event(session: AsyncSession, assistant: Assistant, row: Inboun
                                                 profile=event.profile)
     conversation, _opened = await service.get_or_open(session, contact=contact, channel_account_id=account.id,
                                                       now=now)
-    await service.store_inbound(session, conversation=conversation, text=event.text, content=event.content,
-                                external_id=event.provider_event_id, now=now)
+    stored = await service.store_inbound(session, conversation=conversation, text=event.text, content=event.content,
+                                         external_id=event.provider_event_id, now=now)
+    if event.content.get("masked_card_numbers"):
+        await queue_message(session, conversation=conversation, sender_kind=SenderKind.system.value,
+                            text=CARD_WARNING, purpose=Purpose.transactional, content={"event": "card_masked"},
+                            now=now)
 
     consent_word = keywords.classify(event.text, workspace.settings)
     if consent_word:
         return await _apply_keyword(session, conversation, contact, account.channel, consent_word, event.text)
 
     if ConversationStatus(conversation.status).human_owned:
+        stored.language = detect_language_code(event.text)
         return Processed(conversation.id, "to_humans")
 
     decision = await assistant.respond(session, AssistantInput(
         workspace_id=row.workspace_id, conversation_id=conversation.id, contact_id=contact.id, text=event.text,
-        channel=account.channel, locale=contact.locale))
-    decision = await _escalate_repeated_failure(session, conversation, decision)
-    return await _apply_decision(session, conversation, decision, now)
+        channel=account.channel, locale=contact.locale, message_id=stored.id))
+    stored.language = decision.language
+    return await apply_decision(session, conversation, decision, now)
 
 
 async def _apply_keyword(session: AsyncSession, conversation: Conversation, contact: Contact, channel: str,
@@ -100,24 +108,7 @@ async def _apply_keyword(session: AsyncSession, conversation: Conversation, cont
     return Processed(conversation.id, f"consent:{word}")
 
 
-async def _escalate_repeated_failure(session: AsyncSession, conversation: Conversation,
-                                     decision: Decision) -> Decision:
-    if decision.rule != "not_understood" or decision.handoff:
-        return decision
-    recent = (await session.execute(
-        select(Message.sender_kind, Message.content).where(
-            Message.conversation_id == conversation.id, Message.direction == Direction.outbound.value,
-            Message.status != MessageStatus.note.value)
-        .order_by(Message.id.desc()).limit(NOT_UNDERSTOOD_LIMIT - 1)
-    )).all()
-    misses = sum(1 for kind, content in recent if kind == "bot" and (content or {}).get("rule") == "not_understood")
-    if misses >= NOT_UNDERSTOOD_LIMIT - 1:
-        return Decision(handoff=Handoff("service", "bot did not understand twice"), intent=decision.intent,
-                        confidence=decision.confidence, rule="repeated_not_understood", scores=decision.scores)
-    return decision
-
-
-async def _apply_decision(session: AsyncSession, conversation: Conversation, decision: Decision,
+async def apply_decision(session: AsyncSession, conversation: Conversation, decision: Decision,
                           now: datetime) -> Processed:
     audit = {"rule": decision.rule, "intent": decision.intent, "confidence": decision.confidence,
              "scores": decision.scores}
@@ -128,26 +119,20 @@ async def _apply_decision(session: AsyncSession, conversation: Conversation, dec
     if decision.handoff is None:
         return Processed(conversation.id, f"bot:{decision.rule}")
     team = await repository.team_by_slug(session, conversation.workspace_id, decision.handoff.team_slug)
-    ahead = await repository.queue_length(session, conversation.workspace_id, team.id if team else None)
+    already_human = ConversationStatus(conversation.status).human_owned
     await service.hand_off(session, conversation=conversation, team=team, reason=decision.handoff.reason,
-                           actor=Actor("system", None, "assistant"), priority=decision.handoff.priority)
+                           actor=Actor("system", None, "assistant"), priority=decision.handoff.priority, now=now)
+    workspace = await session.get(Workspace, conversation.workspace_id)
+    assert workspace is not None
+    text, facts = await acknowledgement(session, workspace=workspace, team=team, now=now, conversation=conversation)
+    if already_human:  # a flow asking for approval in a conversation people already own: no second notice
+        return Processed(conversation.id, f"handoff:{decision.handoff.team_slug}")
     # The acknowledgement is a transactional notice: it must reach the customer although a human owns
     # the conversation from this moment on.
-    await queue_message(session, conversation=conversation, text=acknowledgement(team.name if team else None, ahead),
-                        sender_kind=SenderKind.system.value, purpose=Purpose.transactional,
-                        content={"event": "handoff", "decision": audit, "queue_position": ahead + 1}, now=now)
+    await queue_message(session, conversation=conversation, text=text, sender_kind=SenderKind.system.value,
+                        purpose=Purpose.transactional, content={"event": "handoff", "decision": audit, **facts},
+                        now=now)
     return Processed(conversation.id, f"handoff:{decision.handoff.team_slug}")
-
-
-def acknowledgement(team_name: str | None, ahead: int) -> str:
-    who = f"our {team_name.lower()} team" if team_name else "a member of our team"
-    if ahead == 0:
-        wait = "You're next in line."
-    elif ahead == 1:
-        wait = "There is 1 person ahead of you."
-    else:
-        wait = f"There are {ahead} people ahead of you."
-    return f"Thanks, I'm connecting you with {who}. {wait} You can keep writing here in the meantime."
 
 
 async def _apply_receipt(session: AsyncSession, row: InboundEvent, event: NormalizedEvent,

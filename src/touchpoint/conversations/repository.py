@@ -74,11 +74,3 @@ async def team_by_slug(session: AsyncSession, workspace_id: int, slug: str) -> T
     return (await session.execute(
         select(Team).where(Team.workspace_id == workspace_id, Team.slug == slug)
     )).scalar_one_or_none()
-
-
-async def queue_length(session: AsyncSession, workspace_id: int, team_id: int | None) -> int:
-    stmt = select(func.count()).select_from(Conversation).where(
-        Conversation.workspace_id == workspace_id, Conversation.status == ConversationStatus.queued.value)
-    if team_id:
-        stmt = stmt.where(Conversation.team_id == team_id)
-    return int((await session.execute(stmt)).scalar() or 0)

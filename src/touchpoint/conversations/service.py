@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from touchpoint.conversations import repository
+from touchpoint.conversations import repository, sla
 from touchpoint.delivery.outbound import queue_message
 from touchpoint.kit.clock import utcnow
 from touchpoint.kit.errors import Conflict
@@ -73,8 +73,11 @@ async def store_inbound(session: AsyncSession, *, conversation: Conversation, te
 
 
 async def hand_off(session: AsyncSession, *, conversation: Conversation, team: Team | None, reason: str,
-                   actor: Actor, priority: int = 0) -> None:
-    """Give the conversation to people: queued for a team, the bot goes silent."""
+                   actor: Actor, priority: int = 0, now: datetime | None = None) -> None:
+    """Give the conversation to people: queued for a team, the bot goes silent, the SLA clock starts."""
+    if not ConversationStatus(conversation.status).human_owned:  # a new hand-off, not a re-queue
+        conversation.handed_off_at = now = now or utcnow()
+        await sla.schedule_first_response(session, conversation, now)
     conversation.status = ConversationStatus.queued.value
     conversation.team_id = team.id if team else conversation.team_id
     conversation.agent_id = None
@@ -165,5 +168,6 @@ async def agent_reply(session: AsyncSession, *, conversation: Conversation, agen
         await assign_agent(session, conversation=conversation, agent=agent, actor=Actor("agent", agent.id, agent.name))
     message = await queue_message(session, conversation=conversation, text=text, sender_kind=SenderKind.agent.value,
                                   purpose=Purpose.service, agent_id=agent.id, idempotency_key=idempotency_key)
+    await sla.record_agent_reply(session, conversation, utcnow())  # the first answer stops the SLA clock
     announce_change(session, conversation, "message")
     return message

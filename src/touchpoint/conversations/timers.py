@@ -1,9 +1,15 @@
-"""Timers that belong to conversations: snooze wake-up. (SLA breach, CSAT and journey waits arrive with
-their issues, as more kinds here.)"""
+"""The timer loop and the conversation timers it fires (snooze wake-up).
+
+Each domain registers handlers for its own timer kinds (see background.timer_handlers); the worker claims
+only kinds it has a handler for, so a kind with its own loop (model training, which must not run inside a
+transaction) is never taken by this one. A handler runs inside the claiming transaction: quick database
+work only, never a network call.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -18,6 +24,7 @@ from touchpoint.workspaces.audit import Actor, record_audit
 
 log = logging.getLogger(__name__)
 SNOOZE = "snooze_wake"
+TimerHandler = Callable[[AsyncSession, Timer, datetime], Awaitable[None]]
 
 
 async def snooze(session: AsyncSession, *, conversation: Conversation, until: datetime, actor: Actor) -> None:
@@ -39,26 +46,33 @@ async def cancel_snooze(session: AsyncSession, conversation: Conversation) -> No
 
 
 class TimerWorker:
-    def __init__(self, runtime: Runtime, owner: str) -> None:
+    def __init__(self, runtime: Runtime, owner: str, handlers: Mapping[str, TimerHandler]) -> None:
         self.runtime = runtime
         self.owner = owner
+        self.handlers = dict(handlers)
 
     async def run_once(self) -> int:
         async with self.runtime.transaction() as session:
-            timers = await queue.claim(session, Timer, owner=self.owner, now=utcnow(), lease_seconds=60, limit=100)
+            now = utcnow()
+            timers = await queue.claim(session, Timer, owner=self.owner, now=now, lease_seconds=60, limit=100,
+                                       where=Timer.kind.in_(self.handlers))
             for timer in timers:
-                await self._fire(session, timer)
+                await self.handlers[timer.kind](session, timer, now)
                 await queue.complete(session, Timer, timer.id, owner=self.owner)
         return len(timers)
 
-    async def _fire(self, session: AsyncSession, timer: Timer) -> None:
-        if timer.kind != SNOOZE or timer.subject_id is None:
-            log.warning("timer %s of unknown kind %s ignored", timer.id, timer.kind)
-            return
-        conversation = await session.get(Conversation, timer.subject_id)
-        if conversation is None or conversation.status != ConversationStatus.snoozed.value:
-            return
-        conversation.status = (ConversationStatus.assigned if conversation.agent_id
-                               else ConversationStatus.queued).value
-        conversation.snoozed_until = None
-        announce_change(session, conversation, "unsnoozed")
+
+def snooze_handlers() -> dict[str, TimerHandler]:
+    return {SNOOZE: wake_snoozed}
+
+
+async def wake_snoozed(session: AsyncSession, timer: Timer, now: datetime) -> None:
+    if timer.subject_id is None:
+        return
+    conversation = await session.get(Conversation, timer.subject_id)
+    if conversation is None or conversation.status != ConversationStatus.snoozed.value:
+        return
+    conversation.status = (ConversationStatus.assigned if conversation.agent_id
+                           else ConversationStatus.queued).value
+    conversation.snoozed_until = None
+    announce_change(session, conversation, "unsnoozed")

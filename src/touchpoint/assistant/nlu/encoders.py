@@ -137,6 +137,9 @@ class OnnxSentenceEncoder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # 0 lets onnxruntime use every core; TOUCHPOINT_NLU_THREADS pins it when several workers share a host.
         options.intra_op_num_threads = threads or int(os.environ.get("TOUCHPOINT_NLU_THREADS", "0") or 0)
+        # One message is one small graph run: parallelism inside operators is all there is to have.
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
             self._session = ort.InferenceSession(str(files.model), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
@@ -147,14 +150,14 @@ class OnnxSentenceEncoder:
         names = [o.name for o in self._session.get_outputs()]
         self._output = "last_hidden_state" if "last_hidden_state" in names else names[0]
         try:
-            probe, _ = self._token_states(["probe"])
+            probe, _, _ = self._token_states(["probe"])
         except Exception as exc:  # a graph that loads but cannot run on token ids
             raise ModelLoadError(f"model {files.model} cannot encode text: {exc}") from exc
         if probe.ndim != 3 or not np.isfinite(probe).all():
             raise ModelLoadError(f"model {files.model} does not output token states (batch x tokens x dim)")
         self.dim = int(probe.shape[-1])
 
-    def _token_states(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _token_states(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
         encodings = self._tokenizer.encode_batch(texts)
         ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
         mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
@@ -162,33 +165,47 @@ class OnnxSentenceEncoder:
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
         states = self._session.run([self._output], feed)[0]
-        return states, mask
+        return states, mask, [e.ids for e in encodings]
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """(len(texts), dim) float32 unit vectors. Inputs are sorted by length so batches carry little padding."""
-        return self.encode_with_tokens(texts, batch_size, keep_tokens=False)[0]
+        return self._encode(texts, batch_size, keep_tokens=False)[0]
 
     def encode_with_tokens(self, texts: list[str], batch_size: int = 32, keep_tokens: bool = True,
                            ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Sentence vectors plus, per text, its unit-length token vectors without [CLS]/[SEP] (float16): the
         classifier compares those token by token with the training examples (late interaction)."""
+        emb, tokens, _ = self._encode(texts, batch_size, keep_tokens=keep_tokens)
+        return emb, tokens
+
+    def encode_with_ids(self, texts: list[str], batch_size: int = 32,
+                        ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """`encode_with_tokens` plus the vocabulary id of every kept token (same rows), from the same tokenisation:
+        the classifier weights rare tokens up when it matches them."""
+        return self._encode(texts, batch_size, keep_tokens=True)
+
+    def _encode(self, texts: list[str], batch_size: int, keep_tokens: bool,
+                ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         empty = np.zeros((0, self.dim), np.float16)
         tokens: list[np.ndarray] = [empty] * len(texts) if keep_tokens else []
+        token_ids: list[np.ndarray] = [np.zeros(0, np.int64)] * len(texts) if keep_tokens else []
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            states, mask = self._token_states([texts[i] or " " for i in chunk])
+            states, mask, ids = self._token_states([texts[i] or " " for i in chunk])
             weights = mask[..., None].astype(np.float32)
             out[chunk] = (states * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             if keep_tokens:
                 for row, index in enumerate(chunk):
                     length = int(mask[row].sum())
-                    inner = states[row, 1:length - 1] if length > 2 else states[row, :length]
-                    norms = np.linalg.norm(inner, axis=1, keepdims=True)
-                    tokens[index] = (inner / np.maximum(norms, 1e-12)).astype(np.float16)
+                    inner = slice(1, length - 1) if length > 2 else slice(0, length)
+                    kept = states[row, inner]
+                    norms = np.linalg.norm(kept, axis=1, keepdims=True)
+                    tokens[index] = (kept / np.maximum(norms, 1e-12)).astype(np.float16)
+                    token_ids[index] = np.asarray(ids[row][inner], dtype=np.int64)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12), tokens
+        return out / np.maximum(norms, 1e-12), tokens, token_ids
 
 
 def load_encoder(model_dir: str | Path | None = None, *, threads: int | None = None) -> OnnxSentenceEncoder | None:

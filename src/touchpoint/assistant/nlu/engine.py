@@ -12,12 +12,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from touchpoint.assistant.nlu.classifier import IntentClassifier, IntentPrediction
+from touchpoint.assistant.nlu.classifier import IntentClassifier, IntentPrediction, encode_views
 from touchpoint.assistant.nlu.encoders import OnnxSentenceEncoder, load_encoder
 from touchpoint.assistant.nlu.escalation import EscalationScore
 from touchpoint.assistant.nlu.language import LanguageGuess, detect_language
 from touchpoint.assistant.nlu.store import NluModel
 from touchpoint.assistant.nlu.text import clean_text
+from touchpoint.assistant.nlu.threads import single_thread_blas_once
 
 _encoders: dict[str, OnnxSentenceEncoder | None] = {}
 _encoders_lock = threading.Lock()
@@ -46,6 +47,7 @@ class NluEngine:
     def __init__(self, model: NluModel, languages: tuple[str, ...] = ()) -> None:
         self.model = model
         self.languages = languages  # the languages the workspace's assistant serves (a prior for detection)
+        single_thread_blas_once()  # see threads.py: a BLAS split over busy cores costs 10x at p99
 
     @property
     def intents(self) -> IntentClassifier:
@@ -57,7 +59,7 @@ class NluEngine:
         language = detect_language(message, self.languages)
         cleaned = [clean_text(message)]
         encoder = self.model.intents.encoder
-        encoded = encoder.encode_with_tokens(cleaned) if encoder is not None else None  # once, for both models
+        encoded = encode_views(encoder, cleaned) if encoder is not None else None  # once, for both models
         intent = self.model.intents.predict_many(cleaned, encoded=encoded)[0]
         escalation = None
         if self.model.escalation is not None:

@@ -71,8 +71,9 @@ class EscalationScorer:
         return sparse.hstack([self._ngrams.transform(texts), sparse.csr_matrix(cue_block)], format="csr")
 
     def fit(self, texts: list[str], labels: list[str], escalate: frozenset[str] = frozenset({ESCALATE}),
-            ) -> EscalationScorer:
-        """`labels` are intents (or simply "escalate"/"no_escalate"); `escalate` names those that escalate."""
+            *, sample_weight: list[float] | np.ndarray | None = None) -> EscalationScorer:
+        """`labels` are intents (or simply "escalate"/"no_escalate"); `escalate` names those that escalate.
+        `sample_weight` lets a few hand-written examples count against thousands of generated ones."""
         started = time.perf_counter()
         cleaned = [clean_text(t) for t in texts]
         classes = sorted(set(labels))
@@ -84,7 +85,9 @@ class EscalationScorer:
         if self.encoder is None:
             self._ngrams.fit(cleaned)
         # features x classes, C-contiguous: a sparse n-gram row times it needs no copy of the weights
-        coef, intercept = fit_softmax_regression(self._features(cleaned), y, REGULARISATION_C, balanced=False)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        coef, intercept = fit_softmax_regression(self._features(cleaned), y, REGULARISATION_C, balanced=False,
+                                                 sample_weight=weights)
         self._coef, self._intercept, self._escalating = coef, intercept, escalating
         self.meta = {"examples": len(cleaned), "classes": len(classes),
                      "escalating_classes": [c for c in classes if c in escalate],

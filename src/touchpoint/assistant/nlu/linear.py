@@ -14,14 +14,19 @@ from scipy import optimize, sparse
 
 
 def fit_softmax_regression(x: Any, y: np.ndarray, c: float, *, balanced: bool = True, max_iter: int = 500,
-                           tol: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
-    """(weights features x classes, intercepts) for labels `y` in 0..k-1 (every class present)."""
+                           tol: float = 1e-5, sample_weight: np.ndarray | None = None,
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """(weights features x classes, intercepts) for labels `y` in 0..k-1 (every class present). `sample_weight`
+    multiplies each example's weight (after class balancing)."""
     n, d = x.shape
     k = int(y.max()) + 1
     counts = np.bincount(y, minlength=k).astype(np.float64)
     if (counts == 0).any():
         raise ValueError("every class needs at least one example")
-    sample_weight = (n / (k * counts))[y] if balanced else np.ones(n)
+    weights = (n / (k * counts))[y] if balanced else np.ones(n)
+    if sample_weight is not None:
+        weights = weights * np.asarray(sample_weight, dtype=np.float64)
+    sample_weight = weights
     # Divided by C * sum(weights): the same minimiser, but gradients of order 1 whatever C and n are, so one
     # tolerance fits every data size (scikit-learn scales its objective the same way).
     total = float(sample_weight.sum())

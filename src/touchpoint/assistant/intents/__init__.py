@@ -1,0 +1,1 @@
+"""Per-workspace intents: the API, the YAML file, storage and model versions (training: assistant/training*.py)."""
