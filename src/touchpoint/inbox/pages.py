@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from touchpoint.inbox import actions, auth, realtime, service
+from touchpoint.inbox import actions, assist, auth, canned_pages, realtime, service
 from touchpoint.inbox.deps import (
     MAX_ID,
     CsrfAgent,
@@ -27,6 +27,8 @@ from touchpoint.runtime import Runtime
 router = APIRouter(tags=["inbox"], route_class=InboxRoute, include_in_schema=False)
 router.include_router(actions.router)
 router.include_router(realtime.router)
+router.include_router(assist.router)
+router.include_router(canned_pages.router)
 
 
 def safe_next(target: str | None) -> str:
@@ -129,8 +131,10 @@ async def inbox_list(request: Request, runtime: RuntimeDep, agent: CurrentAgent,
 async def conversation(request: Request, runtime: RuntimeDep, agent: CurrentAgent, conversation_id: RowId) -> Response:
     async with runtime.sessionmaker() as session:
         page = await service.conversation_page(session, agent, conversation_id)
+        panel = await assist.panel_for_page(request, runtime, session, page)
     # The reply form's idempotency key: submitting the same form twice sends one message.
-    context = {"agent": agent, "page": page, "reply_key": secrets.token_urlsafe(16), "now": utcnow()}
+    context = {"agent": agent, "page": page, "assist": panel, "reply_key": secrets.token_urlsafe(16),
+               "now": utcnow()}
     return templates.TemplateResponse(request, "inbox/conversation.html", context,
                                       headers={"Cache-Control": "no-store"})
 

@@ -95,7 +95,7 @@ def gate_summary(gate: dict[str, Any] | None) -> str:
 def asset_version() -> str:
     """Changes whenever a static file the pages load changes, so browsers never run a stale script."""
     digest = hashlib.sha256()
-    for name in ("app.css", "inbox.js", "vendor/htmx.min.js"):
+    for name in ("app.css", "inbox.js", "assist.js", "vendor/htmx.min.js"):
         path = WEB / "static" / name
         if path.exists():
             digest.update(path.read_bytes())

@@ -4,7 +4,8 @@
   "use strict";
 
   const page = document.body.dataset.page;
-  if (page !== "list" && page !== "conversation") return;
+  // Other signed-in pages (canned responses) only keep the live indicator honest.
+  if (page !== "list" && page !== "conversation" && page !== "canned") return;
 
   const layout = document.querySelector("[data-conversation-id]");
   const conversationId = layout ? Number(layout.dataset.conversationId) : null;
@@ -99,6 +100,16 @@
     });
   }
 
+  // A receipt announced between the page's render and its subscription was missed: ask again for every
+  // line whose status could still move.
+  function refreshUnsettled() {
+    if (!transcript) return;
+    transcript.querySelectorAll(".msg[data-id]").forEach((item) => {
+      const state = item.querySelector(".dstatus");
+      if (state && ["queued", "deferred"].includes(state.textContent.trim())) refreshMessage(item.dataset.id);
+    });
+  }
+
   const pendingStatus = new Set();
   function refreshMessage(messageId) {
     const current = document.getElementById("m-" + messageId);
@@ -122,7 +133,10 @@
     });
   }
 
-  function refreshConversation() { refreshPanel(); loadNewer(); }
+  // assist.js keeps the agent-assist panel current from the same signals.
+  function assistStale() { document.dispatchEvent(new CustomEvent("tp:assist-stale")); }
+
+  function refreshConversation() { refreshPanel(); loadNewer(); assistStale(); }
 
   // ---- realtime ----------------------------------------------------------------------------------------
 
@@ -165,16 +179,20 @@
       case "subscribed":
         document.body.dataset.realtime = "subscribed";
         refreshConversation();
+        refreshUnsettled();
         break;
       case "resync":
-        if (page === "list") refreshList(); else refreshConversation();
+        if (page === "list") refreshList(); else if (conversationId) refreshConversation();
         break;
       case "conversation":
         if (page === "list") refreshList();
         else if (event.conversation_id === conversationId && event.topic === "conv:" + conversationId) refreshConversation();
         break;
       case "message":
-        if (conversationId && event.topic === "conv:" + conversationId) loadNewer();
+        if (conversationId && event.topic === "conv:" + conversationId) { loadNewer(); assistStale(); }
+        break;
+      case "payment":
+        if (conversationId && event.topic === "conv:" + conversationId) assistStale();
         break;
       case "status":
         if (conversationId && event.topic === "conv:" + conversationId) refreshMessage(event.message_id);
