@@ -13,12 +13,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from touchpoint.cli_assistant import assistant_app
 from touchpoint.config import Settings
 
 app = typer.Typer(help="Touchpoint: customer messaging on every channel, with a bot that knows when to "
                   "hand over.", no_args_is_help=True, add_completion=False)
 channels_app = typer.Typer(help="Connect and list channel accounts.", no_args_is_help=True)
 app.add_typer(channels_app, name="channels")
+app.add_typer(assistant_app, name="assistant")
 console = Console()
 T = TypeVar("T")
 
@@ -46,14 +48,14 @@ def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _serve(settings: Settings, *, dispatch: bool, banner: list[str] | None = None) -> None:
+def _serve(settings: Settings, *, dispatch: bool, banner: list[str] | None = None, demo: bool = False) -> None:
     import uvicorn
 
     from touchpoint.app import create_app
 
     if dispatch and not settings.is_sqlite:
         console.print("[dim]PostgreSQL: this process dispatches too; add `touchpoint worker` processes to scale.[/dim]")
-    application = create_app(settings, run_background=dispatch)
+    application = create_app(settings, run_background=dispatch, demo=demo)
     for line in banner or []:
         console.print(line)
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info", proxy_headers=True,
@@ -82,7 +84,8 @@ def worker(data_dir: DataDirOpt = None) -> None:
 
 
 async def _worker(settings: Settings) -> None:
-    from touchpoint.assistant.faq import FaqAssistant
+    from touchpoint.assistant.engines import EngineRegistry
+    from touchpoint.assistant.orchestrator import WorkspaceAssistant
     from touchpoint.background import BackgroundLoops
     from touchpoint.db.migrate import is_current
     from touchpoint.runtime import build_runtime
@@ -92,7 +95,7 @@ async def _worker(settings: Settings) -> None:
         console.print("[red]The database is not migrated: run `touchpoint migrate` first.[/red]")
         await runtime.close()
         raise typer.Exit(1)
-    loops = BackgroundLoops(runtime, FaqAssistant())
+    loops = BackgroundLoops(runtime, WorkspaceAssistant(EngineRegistry(settings)))
     loops.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -143,10 +146,17 @@ def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None
         for line in banner:
             console.print(line)
         return
-    _serve(settings, dispatch=True, banner=banner)
+    _serve(settings, dispatch=True, banner=banner, demo=True)
+
+
+def _local_base(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 async def _ensure_demo(settings: Settings) -> Any:
+    """Create the demo. Its assistant model trains in the background once a server runs (the chat answers by
+    words until it is ready), or at once with `touchpoint assistant train`."""
     from touchpoint.db.migrate import upgrade
     from touchpoint.demo import ensure_demo
     from touchpoint.runtime import build_runtime
@@ -155,7 +165,8 @@ async def _ensure_demo(settings: Settings) -> Any:
     try:
         await upgrade(runtime.engine)
         async with runtime.transaction() as session:
-            return await ensure_demo(session, runtime.box)
+            info = await ensure_demo(session, runtime.box, brand_url=f"{_local_base(settings)}/demo-brand")
+        return info
     finally:
         await runtime.close()
 
