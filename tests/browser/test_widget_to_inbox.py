@@ -37,7 +37,8 @@ async def test_customer_on_the_widget_is_answered_by_an_agent_in_the_inbox(setti
             await agent.wait_for_url("**/inbox")
             # The list previews what the customer wrote, not the system's acknowledgement.
             await agent.locator(".conv-row", has_text="talk to a person about my bill").click()
-            await expect(agent.get_by_text("I'd like to talk to a person about my bill")).to_be_visible(
+            transcript = agent.locator("#transcript")
+            await expect(transcript.get_by_text("I'd like to talk to a person about my bill")).to_be_visible(
                 timeout=WAIT_MS)
             reply = agent.locator("textarea[name=text]")
             await reply.fill("Hello, Maria here. I can help with your bill.")
