@@ -9,7 +9,9 @@ endpoint in the driver process (bench/_support.py), which also plays the custome
      to the answer's arrival at the fake brand (one machine, one monotonic clock);
   2. sustained rate (closed loop): `--customers` people chat at once, each asking the next question as soon
      as the previous answer arrives, for `--duration` seconds; the rate is answers per second after warm-up.
-Every question is one the demo FAQ answers, so each gets exactly one reply. The account's rate limit is
+Every question is one the demo FAQ answers, so each gets exactly one reply. The demo's assistant model is
+trained before the server starts (the real assistant: intents, escalation policy, knowledge base);
+`--words-only` measures it without a model. The account's rate limit is
 raised to `--account-rate` (the default 50/s of the custom API channel would be the figure otherwise).
 Last line: e2e_per_s=… p99_ms=… (and p50, webhook-ack p99, missing answers).
 """
@@ -43,7 +45,8 @@ def run_once(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     with Driver(receiver_paths(secrets)) as driver:
         data_dir = workdir / "touchpoint"
         _, accounts = prepare_touchpoint(data_dir, driver.port, secrets,
-                                         extra_settings={"rate_per_second": args.account_rate})
+                                         extra_settings={"rate_per_second": args.account_rate},
+                                         train=not args.words_only)
         port = free_port()
         target = {"port": port, "path": f"/webhooks/api/{accounts[0].key}", "secret": secrets[0]}
         with server_process(touchpoint_cmd("serve"), ready_url=f"http://127.0.0.1:{port}/readyz",
@@ -77,6 +80,8 @@ def run_once(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=int, default=200, help="questions per second in the latency phase")
+    parser.add_argument("--words-only", action="store_true",
+                        help="no trained understanding model: the assistant answers by words (knowledge base, cues)")
     parser.add_argument("--rate-duration", type=float, default=10.0)
     parser.add_argument("--senders", type=int, default=1000, help="distinct customers in the latency phase")
     parser.add_argument("--customers", type=int, default=200, help="people chatting at once (sustained phase)")

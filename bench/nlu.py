@@ -3,14 +3,19 @@ escalation recall/precision on Bitext and on the hand-written realistic set, lat
 
     .venv/bin/python bench/nlu.py [--quick] [--no-model] [--data ../shared/data/nlu]
 
-The last line is machine-readable:
+The last line is machine-readable (the issue's keys, then the held-out realistic set's):
 banking77_full=… banking77_10shot=… oos_recall=… escalation_recall=… escalation_precision=…
-real_escalation_recall=… real_escalation_precision=… p99_ms=…
+real_escalation_recall=… real_escalation_precision=… p99_ms=… holdout_escalation_recall=…
+holdout_escalation_precision=…
 
-Honesty notes: fusion weights and the out-of-scope threshold were chosen on training data only (never on a test
-set). The escalation cues (src/touchpoint/assistant/nlu/cues.py) were extended once after a first measurement on
-the realistic set, so `real_escalation_*` is optimistic; the line "model alone, no cues" shows what the trained
-model does without them.
+Honesty notes: fusion weights were chosen on BANKING77 *training* examples held out from fitting, and the
+out-of-scope thresholds are calibrated inside `fit` on training data only (never on a test set). The escalation
+scorer is trained as the product trains it: on the built-in intents (assistant/data/builtin_intents.yaml, whose
+complaint / human_request / payment_problem examples escalate) next to Bitext and BANKING77. Two realistic sets:
+`real_*` is tests/data/escalation_realistic.csv, on which the cues (src/touchpoint/assistant/nlu/cues.py) were
+tuned and which the built-in examples paraphrase in places, so it is optimistic; `holdout_*` is
+tests/data/escalation_holdout.csv, written before any model was run on it and never tuned on. The line "without
+built-in intents" shows the scorer trained on Bitext and BANKING77 alone.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -38,6 +44,8 @@ from touchpoint.assistant.nlu.escalation import EscalationScorer  # noqa: E402
 from touchpoint.assistant.nlu.store import ModelStore, NluModel  # noqa: E402
 
 HELD_OUT_INTENTS = 15  # BANKING77 intents treated as "unsupported" for the out-of-scope test
+BUILTIN_ESCALATE = ("human_request", "complaint", "payment_problem")  # as assistant/training.py DEFAULT_ESCALATE
+BUILTIN_WEIGHT = 5.0  # chosen among 1, 5, 20 on Bitext and escalation_realistic.csv, never on the holdout set
 
 
 class CachingEncoder:
@@ -45,19 +53,23 @@ class CachingEncoder:
 
     def __init__(self, inner) -> None:
         self.inner, self.encoder_id, self.dim = inner, inner.encoder_id, inner.dim
-        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def encode_with_tokens(self, texts, batch_size=32, keep_tokens=True):
+    def encode_with_ids(self, texts, batch_size=32):
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            emb, toks = self.inner.encode_with_tokens(missing, batch_size)
-            self._cache.update({t: (emb[i], toks[i]) for i, t in enumerate(missing)})
+            emb, toks, ids = self.inner.encode_with_ids(missing, batch_size)
+            self._cache.update({t: (emb[i], toks[i], ids[i]) for i, t in enumerate(missing)})
         rows = [self._cache[t] for t in texts]
         emb = np.stack([r[0] for r in rows]) if rows else np.zeros((0, self.dim), np.float32)
-        return emb, [r[1] for r in rows] if keep_tokens else []
+        return emb, [r[1] for r in rows], [r[2] for r in rows]
+
+    def encode_with_tokens(self, texts, batch_size=32, keep_tokens=True):
+        emb, toks, _ = self.encode_with_ids(texts, batch_size)
+        return emb, toks if keep_tokens else []
 
     def encode(self, texts, batch_size=32):
-        return self.encode_with_tokens(texts, batch_size, keep_tokens=False)[0]
+        return self.encode_with_ids(texts, batch_size)[0]
 
 
 def accuracy(model: IntentClassifier, texts: list[str], labels: list[str]) -> float:
@@ -121,60 +133,84 @@ def main() -> None:
     oos_preds = [p for p, keep in zip(predictions, in_scope, strict=True) if not keep]
     oos_recall = sum(p.out_of_scope for p in oos_preds) / len(oos_preds)
     log(f"out-of-scope ({HELD_OUT_INTENTS} intents held out): caught {oos_recall:.3f} of {len(oos_preds)}; in-scope "
-        f"accuracy {acc_before:.2f} -> {acc_after:.2f} (drop {acc_before - acc_after:.2f} points)")
+        f"accuracy {acc_before:.2f} -> {acc_after:.2f} (drop {acc_before - acc_after:.2f} points); calibration on "
+        f"training data: {oos_model.meta['oos_calibration']}")
 
-    # 4. Escalation: Bitext 80/20 split + BANKING77 train (intent labels), scored on Bitext 20% and the realistic set.
+    # 4. Escalation: Bitext 80/20 split + BANKING77 train (+ the built-in intents, as the product trains), scored on
+    # the Bitext 20% and on both realistic sets.
     bt, bl = ds.read_bitext(args.data / "bitext" / "Bitext_Sample_Customer_Support_Training_Dataset.csv")
     (esc_train_t, esc_train_l), (esc_test_t, esc_test_l) = ds.stratified_split(bt, bl)
+    builtin = yaml.safe_load((ROOT / "src" / "touchpoint" / "assistant" / "data" / "builtin_intents.yaml").read_text())
+    builtin_t = [e for intent in builtin["intents"] for e in intent["examples"]]
+    builtin_l = [f"builtin:{intent['name']}" for intent in builtin["intents"] for _ in intent["examples"]]
     escalating = frozenset([f"bitext:{i}" for i in ds.BITEXT_ESCALATE]
-                           + [f"banking77:{i}" for i in ds.BANKING77_PAYMENT_PROBLEMS])
-    started = time.perf_counter()
-    scorer = EscalationScorer(encoder).fit(
-        esc_train_t + train_t, [f"bitext:{i}" for i in esc_train_l] + [f"banking77:{i}" for i in train_y], escalating)
-    esc_train_s = time.perf_counter() - started
+                           + [f"banking77:{i}" for i in ds.BANKING77_PAYMENT_PROBLEMS]
+                           + [f"builtin:{i}" for i in BUILTIN_ESCALATE])
+    base_t = esc_train_t + train_t
+    base_l = [f"bitext:{i}" for i in esc_train_l] + [f"banking77:{i}" for i in train_y]
     truth = [label in ds.BITEXT_ESCALATE for label in esc_test_l]
-    esc_recall, esc_precision = recall_precision([s.escalate for s in scorer.score_many(esc_test_t)], truth)
     real_t, real_l = ds.read_labelled_csv(ROOT / "tests" / "data" / "escalation_realistic.csv")
-    real_scores = scorer.score_many(real_t)
-    real_truth = [label == ds.ESCALATE for label in real_l]
-    real_recall, real_precision = recall_precision([s.escalate for s in real_scores], real_truth)
-    model_recall, model_precision = recall_precision([s.model_probability >= scorer.threshold for s in real_scores],
-                                                     real_truth)
-    log(f"escalation (train {esc_train_s:.1f}s): bitext recall {esc_recall:.3f} precision {esc_precision:.3f}; "
-        f"realistic recall {real_recall:.3f} precision {real_precision:.3f} "
-        f"(model alone, no cues: {model_recall:.3f} / {model_precision:.3f})")
+    hold_t, hold_l = ds.read_labelled_csv(ROOT / "tests" / "data" / "escalation_holdout.csv")
+    figures = {}
+    for name, with_builtin in (("without built-in intents", False), ("with built-in intents", True)):
+        started = time.perf_counter()
+        texts, labels = (base_t + builtin_t, base_l + builtin_l) if with_builtin else (base_t, base_l)
+        # The ~140 hand-written built-in examples would vanish among 13,000 generated ones without a weight.
+        weights = [1.0] * len(base_t) + [BUILTIN_WEIGHT] * (len(texts) - len(base_t))
+        scorer = EscalationScorer(encoder).fit(texts, labels, escalating, sample_weight=weights)
+        fit_s = time.perf_counter() - started
+        row = {"bitext": recall_precision([s.escalate for s in scorer.score_many(esc_test_t)], truth)}
+        for set_name, (set_t, set_l) in (("real", (real_t, real_l)), ("holdout", (hold_t, hold_l))):
+            scores = scorer.score_many(set_t)
+            set_truth = [label == ds.ESCALATE for label in set_l]
+            row[set_name] = recall_precision([s.escalate for s in scores], set_truth)
+            row[f"{set_name}_model"] = recall_precision([s.model_probability >= scorer.threshold for s in scores],
+                                                        set_truth)
+        figures[name], product_scorer = row, scorer
+        log(f"escalation {name} (train {fit_s:.1f}s): " + "; ".join(
+            f"{k} recall {r:.3f} precision {p:.3f}" for k, (r, p) in row.items())
+            + "  (*_model: the trained model alone, no cues)")
+    product = figures["with built-in intents"]
+    (esc_recall, esc_precision), (real_recall, real_precision) = product["bitext"], product["real"]
+    hold_recall, hold_precision = product["holdout"]
 
     # 5. Save, load (timed, with a fresh encoder as a new process would) and per-message latency.
     with tempfile.TemporaryDirectory() as tmp:
         store = ModelStore(tmp)
-        store.save(NluModel(full, scorer, {"banking77_full": round(full_acc, 2)}))
+        store.save(NluModel(full, product_scorer, {"banking77_full": round(full_acc, 2)}))
         started = time.perf_counter()
         fresh = None if args.no_model else load_encoder()
         loaded = store.load(fresh)
         load_s = time.perf_counter() - started
     engine = NluEngine(loaded, languages=("en",))
     engine.warm_up()
-    sample = random.Random(3).sample(test_t, min(len(test_t), 300 if args.quick else 1000)) + real_t
-    for text in sample[:20]:
+    sample = random.Random(3).sample(test_t, min(len(test_t), 300 if args.quick else 1000)) + real_t + hold_t
+    for text in sample[:50]:  # after warm-up: first calls pay for lazy initialisation, not what a customer waits
         engine.understand(text)
-    times, cpu = [], []
+    passes = []
     load_before = os.getloadavg()[0]
-    for text in sample:
-        started, cpu_started = time.perf_counter(), time.process_time()
-        engine.understand(text)
-        times.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - cpu_started) * 1000)
-    p50, p99 = float(np.percentile(times, 50)), float(np.percentile(times, 99))
-    # Wall time is what a customer waits; CPU time (summed over onnxruntime's threads) shows the work itself when
-    # other processes compete for the two cores, as they do on a shared development machine.
-    log(f"latency per message (language + intent + out-of-scope + escalation), {len(times)} messages: "
-        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms wall; CPU time p50 {np.percentile(cpu, 50):.2f} ms, "
-        f"p99 {np.percentile(cpu, 99):.2f} ms; load average {load_before:.2f} -> {os.getloadavg()[0]:.2f}; "
-        f"model load {load_s:.2f}s (encoder + version)")
+    for _ in range(1 if args.quick else 3):
+        times, cpu = [], []
+        for text in sample:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            engine.understand(text)
+            times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
+        passes.append((float(np.percentile(times, 50)), float(np.percentile(times, 99)),
+                       float(np.percentile(cpu, 50)), float(np.percentile(cpu, 99))))
+    # Median over passes of each pass's percentile: one burst of another process on the shared cores moves one
+    # pass, not the figure. Wall time is what a customer waits; CPU time (summed over onnxruntime's threads) shows
+    # the work itself when other processes compete for the two cores.
+    p50, p99, cpu50, cpu99 = (statistics.median(p[i] for p in passes) for i in range(4))
+    log(f"latency per message (language + intent + out-of-scope + escalation), {len(passes)} passes over "
+        f"{len(sample)} messages: p50 {p50:.2f} ms, p99 {p99:.2f} ms wall (p99 per pass: "
+        f"{', '.join(f'{p[1]:.2f}' for p in passes)}); CPU time p50 {cpu50:.2f} ms, p99 {cpu99:.2f} ms; "
+        f"load average {load_before:.2f} -> {os.getloadavg()[0]:.2f}; model load {load_s:.2f}s (encoder + version)")
 
     print(f"banking77_full={full_acc:.2f} banking77_10shot={few_acc:.2f} oos_recall={oos_recall:.3f} "
           f"escalation_recall={esc_recall:.3f} escalation_precision={esc_precision:.3f} "
-          f"real_escalation_recall={real_recall:.3f} real_escalation_precision={real_precision:.3f} p99_ms={p99:.2f}")
+          f"real_escalation_recall={real_recall:.3f} real_escalation_precision={real_precision:.3f} p99_ms={p99:.2f} "
+          f"holdout_escalation_recall={hold_recall:.3f} holdout_escalation_precision={hold_precision:.3f}")
 
 
 if __name__ == "__main__":
