@@ -31,6 +31,9 @@
                          : null;
   var KEY = "touchpoint:" + ACCOUNT + ":";
   var ACK_TIMEOUT = 8000, POLL_OPEN = 3000, POLL_CLOSED = 15000, MAX_BACKOFF = 30000;
+  // After a message is accepted, the answer normally arrives pushed within a second. Pushes are hints,
+  // so if none has arrived the transcript is read again at these delays (ms) until something does.
+  var CATCH_UP = [2500, 5000, 10000, 20000, 40000];
 
   var CSS = [
     ":host { all: initial; }",
@@ -166,7 +169,8 @@
     polling: false, pollTimer: null, syncing: null,
     lastId: 0, maxOutId: 0, readSent: 0, deliveredSent: 0,
     seen: Number(recall("localStorage", "seen")) || 0,
-    rendered: {}, pending: {}, quickFor: 0
+    rendered: {}, pending: {}, quickFor: 0,
+    catchUpTimer: null
   };
 
   // ---------------------------------------------------------------- UI
@@ -524,10 +528,27 @@
   function sendHttp(entry) {
     api("POST", "/messages", { client_id: entry.clientId, text: entry.text }).then(function () {
       setDelivery(entry, "sent");
+      expectAnswer();
       if (state.polling) schedulePoll(1000);
     }, function (err) {
       failed(entry, err.code, err.message, err.retryAfter);
     });
+  }
+
+  // Reads the transcript again while an accepted message has had no answer (see CATCH_UP).
+  function expectAnswer() {
+    var since = state.maxOutId;
+    var step = 0;
+    clearTimeout(state.catchUpTimer);
+    function check() {
+      if (state.maxOutId > since || step >= CATCH_UP.length || state.fatal) return;
+      state.catchUpTimer = setTimeout(function () {
+        step += 1;
+        if (state.maxOutId > since) return;
+        sync().catch(function () { /* the next check, reconnect or poll reads it */ }).then(check);
+      }, CATCH_UP[step]);
+    }
+    check();
   }
 
   function failed(entry, code, message, retryAfter) {
@@ -626,8 +647,10 @@
         state.backoff = 1000;
         stopPolling();
         setConnection(true, "Online");
-        // The socket is subscribed: now read whatever was missed while it was down.
-        sync().catch(function () { /* the next reconnect or poll reads it */ });
+        // The socket is subscribed: now read whatever was missed while it was down. A read already in
+        // flight started before the subscription and may miss what was pushed in between: read again after it.
+        (state.syncing || Promise.resolve()).catch(function () { /* read again below */ }).then(sync)
+          .catch(function () { /* the next reconnect or poll reads it */ });
         Object.keys(state.pending).forEach(function (id) {
           var p = state.pending[id];
           if (p.status === "sending" && !p.timer) deliver(p);
@@ -639,7 +662,7 @@
         break;
       case "ack":
         entry = state.pending[frame.client_id];
-        if (entry) { clearTimeout(entry.timer); setDelivery(entry, "sent"); }
+        if (entry) { clearTimeout(entry.timer); setDelivery(entry, "sent"); expectAnswer(); }
         break;
       case "echo":
         if (frame.client_id && !state.pending[frame.client_id]) {
