@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -17,23 +19,35 @@ from touchpoint.config import Settings
 from touchpoint.db.migrate import upgrade
 from touchpoint.kit.clock import utcnow
 from touchpoint.kit.errors import NotFound
-from touchpoint.models import AssistantDecision, ChannelAccount, Contact, Conversation
-from touchpoint.runtime import build_runtime
+from touchpoint.models import AssistantDecision, ChannelAccount, Contact, Conversation, Workspace
+from touchpoint.runtime import Runtime, build_runtime
 from touchpoint.story_runner import StoryOutcome, run_stories
 from touchpoint.workspaces import repository
 
 
-async def try_message(settings: Settings, slug: str, text: str) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def workspace_runtime(settings: Settings, slug: str) -> AsyncIterator[tuple[Runtime, int]]:
+    """A runtime on a migrated database, and the id of workspace `slug` (NotFound when there is none)."""
     runtime = build_runtime(settings)
     try:
         await upgrade(runtime.engine)
+        async with runtime.sessionmaker() as session:
+            workspace = await repository.workspace_by_slug(session, slug)
+        if workspace is None:
+            raise NotFound(f"no workspace {slug!r} (create the demo with `touchpoint demo --no-serve`)")
+        yield runtime, workspace.id
+    finally:
+        await runtime.close()
+
+
+async def try_message(settings: Settings, slug: str, text: str) -> dict[str, Any]:
+    async with workspace_runtime(settings, slug) as (runtime, workspace_id):
         registry = EngineRegistry(settings)
         assistant = WorkspaceAssistant(registry)
         async with runtime.write_sessionmaker() as session:
             try:
-                workspace = await repository.workspace_by_slug(session, slug)
-                if workspace is None:
-                    raise NotFound(f"no workspace {slug!r} (create the demo with `touchpoint demo --no-serve`)")
+                workspace = await session.get(Workspace, workspace_id)
+                assert workspace is not None
                 account = (await session.execute(select(ChannelAccount).where(
                     ChannelAccount.workspace_id == workspace.id).order_by(ChannelAccount.id).limit(1))).scalar()
                 if account is None:
@@ -56,8 +70,6 @@ async def try_message(settings: Settings, slug: str, text: str) -> dict[str, Any
                          "policy_version": recorded.policy_version, "model_status": registry.status(workspace.id)}
             finally:
                 await session.rollback()
-    finally:
-        await runtime.close()
     return {
         "message": text, "decision": decision.action, "rule": decision.rule, "intent": decision.intent,
         "confidence": decision.confidence, "language": decision.language, "sentiment": decision.sentiment,
@@ -73,18 +85,10 @@ async def run_story_file(settings: Settings, slug: str, path: Path) -> list[Stor
     from touchpoint.background import BackgroundLoops
 
     stories = parse_stories(path.read_text(encoding="utf-8"))  # noqa: ASYNC240 (a small file, before any I/O)
-    runtime = build_runtime(settings)
-    try:
-        await upgrade(runtime.engine)
-        async with runtime.sessionmaker() as session:
-            workspace = await repository.workspace_by_slug(session, slug)
-        if workspace is None:
-            raise NotFound(f"no workspace {slug!r} (create the demo with `touchpoint demo --no-serve`)")
+    async with workspace_runtime(settings, slug) as (runtime, workspace_id):
         loops = BackgroundLoops(runtime, WorkspaceAssistant(EngineRegistry(settings)))
         workers = [step for name, step in loops.steps.items() if name != "outbox"]
-        return await run_stories(runtime, workspace.id, stories, workers=workers)
-    finally:
-        await runtime.close()
+        return await run_stories(runtime, workspace_id, stories, workers=workers)
 
 
 async def train_workspace(settings: Settings, slug: str) -> dict[str, Any]:
@@ -94,14 +98,8 @@ async def train_workspace(settings: Settings, slug: str) -> dict[str, Any]:
     from touchpoint.background import worker_id
     from touchpoint.models import AssistantModel
 
-    runtime = build_runtime(settings)
-    try:
-        await upgrade(runtime.engine)
+    async with workspace_runtime(settings, slug) as (runtime, workspace_id):
         async with runtime.transaction() as session:
-            workspace = await repository.workspace_by_slug(session, slug)
-            if workspace is None:
-                raise NotFound(f"no workspace {slug!r} (create the demo with `touchpoint demo --no-serve`)")
-            workspace_id = workspace.id
             await request_training(session, workspace_id, "asked from the command line")
         worker = TrainingWorker(runtime, worker_id())
         while await worker.run_once():
@@ -111,5 +109,3 @@ async def train_workspace(settings: Settings, slug: str) -> dict[str, Any]:
                                          .order_by(AssistantModel.id.desc()).limit(1))).scalar_one()
             return {"version": row.version, "status": row.status, "active": row.is_active, "error": row.error,
                     "details": row.details}
-    finally:
-        await runtime.close()
