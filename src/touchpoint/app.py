@@ -21,6 +21,8 @@ from touchpoint.background import BackgroundLoops
 from touchpoint.config import Settings
 from touchpoint.db.migrate import upgrade
 from touchpoint.kit.errors import AppError
+from touchpoint.kit.log_thread import LogWriter
+from touchpoint.kit.memory import settle_heap
 from touchpoint.metrics import Metrics
 from touchpoint.runtime import build_runtime
 
@@ -42,12 +44,15 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True,
         if run_background:
             loops = BackgroundLoops(runtime, app.state.assistant)
             loops.start()
+        settle_heap()
+        log_writer = LogWriter.start()
         try:
             yield
         finally:
             if loops is not None:
                 await loops.stop()
             await runtime.close()
+            log_writer.stop()
 
     # /docs is served from vendored Swagger UI files: nothing is fetched from a CDN at run time.
     app = FastAPI(title="Touchpoint", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,

@@ -27,6 +27,7 @@ from touchpoint.conversations.sla import sla_handlers
 from touchpoint.conversations.timers import TimerHandler, TimerWorker, snooze_handlers
 from touchpoint.delivery.dispatcher import Dispatcher
 from touchpoint.delivery.ratelimit import RateLimiter, make_rate_limiter
+from touchpoint.kit.memory import MemoryKeeper
 from touchpoint.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class BackgroundLoops:
         self.actions = ActionWorker(runtime, self.owner)
         self.steps["actions"] = self.actions.run_once
         self._tasks: list[asyncio.Task[None]] = []
+        self.memory = MemoryKeeper()
         self._stopping = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self.heartbeats: dict[str, float] = {}
@@ -74,7 +76,18 @@ class BackgroundLoops:
             self._tasks.append(asyncio.create_task(self._loop(name, step), name=f"touchpoint-{name}"))
         if self.runtime.settings.redis_url:
             self._listener = asyncio.create_task(self._listen_for_wakes(), name="touchpoint-wakes")
+        if self.memory.available:
+            self._tasks.append(asyncio.create_task(self._keep_memory(), name="touchpoint-memory"))
         self.runtime.state["loops"] = self
+
+    async def _keep_memory(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), MemoryKeeper.CHECK_SECONDS)
+            try:
+                await self.memory.check()
+            except Exception:  # housekeeping: never a reason to stop serving
+                log.exception("memory housekeeping failed")
 
     def alive(self, max_age: float = 30.0) -> bool:
         now = time.monotonic()
@@ -114,6 +127,9 @@ class BackgroundLoops:
                 await asyncio.sleep(1.0)
                 continue
             if handled:
+                if name == TRAIN_LOOP:  # a fit's arrays were just freed: give them back at once
+                    with contextlib.suppress(Exception):
+                        await self.memory.check(force=True)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=idle)

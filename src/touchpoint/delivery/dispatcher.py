@@ -17,7 +17,6 @@ with jitter); permanent ones (window closed, blocked, misconfigured) fail at onc
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import math
 import random
@@ -45,6 +44,7 @@ from touchpoint.delivery.limits import account_limit, recipient_limit
 from touchpoint.delivery.pacing import Pacer
 from touchpoint.delivery.ratelimit import Limit, RateLimiter
 from touchpoint.kit.clock import utcnow
+from touchpoint.kit.memory import settle_heap
 from touchpoint.models import ChannelAccount
 from touchpoint.runtime import Runtime
 
@@ -81,22 +81,6 @@ class DispatchContext:
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     exponential = min(2 ** max(attempt - 1, 0), 300) * (0.5 + random.random())
     return max(retry_after or 0.0, exponential)
-
-
-_heap_frozen = False
-
-
-def _freeze_startup_heap() -> None:
-    """Once per process, when the dispatcher first runs (the app has started): move every object alive
-    now (modules, the app, table metadata: 130,000 to 180,000) out of the garbage collector's reach. A
-    full collection otherwise walks them all, 66 to 82 ms here, two or three times in ten seconds of
-    sending; the pacer cannot start sends meanwhile and their slots are lost. Frozen, a full collection
-    takes 3 to 8 ms. Objects alive at startup live as long as the process anyway. (Process-wide: it would
-    sit better in the app's startup, where ingest would gain from it too.)"""
-    global _heap_frozen
-    if not _heap_frozen:
-        _heap_frozen = True
-        gc.freeze()
 
 
 @dataclass(slots=True)
@@ -141,7 +125,7 @@ class Dispatcher:
         once idle (the loop then waits for a commit's wake-up or its poll, and calls again)."""
         if self._closed:
             return 0
-        _freeze_startup_heap()
+        settle_heap()  # in `touchpoint worker` there is no app start-up to do it
         now = time.monotonic()
         claim = self._idle or now >= self._next_claim
         record = bool(self._outcomes) and (claim or len(self._outcomes) >= RECORD_BATCH

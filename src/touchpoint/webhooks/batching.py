@@ -3,7 +3,8 @@ together in the next transaction, so N concurrent webhooks cost one durable comm
 instead of N. Each request still gets its answer only after its own events are committed.
 
 There is no timer: a batch is whatever queued up while the previous commit (or the wait for the write
-lock) was in progress, so a lone webhook is stored at once and a burst shares the cost.
+lock) was in progress, taken once the write turn is ours, so a lone webhook is stored at once and a burst
+shares the cost.
 """
 
 from __future__ import annotations
@@ -49,11 +50,15 @@ class WebhookCommitter:
     async def _flush(self) -> None:
         writes_are_urgent()  # this task only stores webhooks, whose providers wait for the 2xx
         while self._queue:
-            batch = self._queue[:MAX_REQUESTS_PER_COMMIT]
-            del self._queue[:MAX_REQUESTS_PER_COMMIT]
+            batch: list[_Waiting] = []
             try:
                 counts = await self._commit(batch)
             except Exception as exc:
+                if not batch:  # no write turn (the lock wait timed out): nothing of the queue was tried
+                    batch = self._take()
+                    for waiting in batch:
+                        _fail(waiting, exc)
+                    continue
                 if len(batch) == 1:
                     _fail(batch[0], exc)
                     continue
@@ -70,8 +75,18 @@ class WebhookCommitter:
             for waiting, count in zip(batch, counts, strict=True):
                 _succeed(waiting, count)
 
+    def _take(self) -> list[_Waiting]:
+        batch = self._queue[:MAX_REQUESTS_PER_COMMIT]
+        del self._queue[:MAX_REQUESTS_PER_COMMIT]
+        return batch
+
     async def _commit(self, batch: list[_Waiting]) -> list[int]:
+        """Commit `batch`; an empty list is filled from the queue once the write turn is ours, so the
+        requests that arrived while we waited for it (behind a background transaction) go in this commit
+        rather than waiting for the next one."""
         async with self.runtime.transaction() as session:
+            if not batch:
+                batch.extend(self._take())
             return await store_many(session, [(waiting.account, waiting.events) for waiting in batch])
 
 
