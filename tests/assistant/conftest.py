@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-for module in ("numpy", "scipy", "onnxruntime", "tokenizers", "py3langid"):
+for module in ("numpy", "scipy", "onnxruntime", "tokenizers", "fasttext"):
     pytest.importorskip(module, reason="the nlu extra is not installed (pip install -e '.[nlu]')")
 
 from touchpoint.assistant.nlu.encoders import bundled_model_files, load_encoder  # noqa: E402

