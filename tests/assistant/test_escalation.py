@@ -109,3 +109,14 @@ def test_hand_written_examples_can_be_weighted_up(encoder):
 def test_training_needs_both_sides(encoder):
     with pytest.raises(TrainingDataError):
         EscalationScorer(encoder).fit(["a", "b"], ["x", "y"], frozenset())
+
+
+def test_reassurance_without_a_cue_damps_the_model(scorer):
+    # Topic words (refund, call, complaint) pull the intent model towards "escalate"; the customer says all is well.
+    for text in ("the refund arrived, thank you!", "no complaints, just a question about parking",
+                 "no need to call me, email is fine"):
+        result = scorer.score(text)
+        assert not result.escalate and result.probability <= 0.4 * result.model_probability + 1e-4, (text, result)
+    # The same topics as trouble still escalate.
+    assert scorer.score("the refund you promised still hasn't arrived").escalate
+    assert scorer.score("can someone call me back please").escalate

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from touchpoint.assistant.nlu.cues import neutralise, normalise_for_cues  # pure Python: no nlu extra needed
 from touchpoint.assistant.policy.sentiment import sentiment
 from touchpoint.assistant.policy.signals import Signals
 
@@ -51,7 +52,9 @@ class Understood:
 
 
 def is_human_request(text: str) -> bool:
-    lowered = text.casefold()
+    # Same normalisation as the cues ("pls", "u", "dont"), and without the "call me" that asks for nobody
+    # ("don't call me", "call me by my first name", "the driver can call me when he's near").
+    lowered = neutralise(normalise_for_cues(text))
     return any(p.search(lowered) for p in HUMAN_PATTERNS)
 
 

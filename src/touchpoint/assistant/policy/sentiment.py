@@ -72,7 +72,10 @@ SARCASM = [re.compile(p) for p in (
     r"(great|wonderful|fantastic|brilliant|perfect|lovely)\b",
     r"\bjust (great|perfect|brilliant|wonderful|fantastic)\b",
     r"^\s*(oh|wow),? (great|wonderful|fantastic|brilliant|perfect|lovely|nice|good)\b", r"\byeah,? right\b",
-    r"\bjust what i (needed|wanted)\b", r"\bthanks a (lot|bunch|million)\b.{0,40}\b(not|never|no|nothing)\b",
+    r"\b(again|broke|broken|lost|late|nobody|twice|wrong|failed|missing|wait|waiting|another|delay|delayed|down|"
+    r"still)\b.{0,60}\bjust what i (needed|wanted)\b|\bjust what i (needed|wanted)\b.{0,60}\b(again|broke|"
+    r"broken|lost|late|nobody|twice|wrong|failed|missing|wait|waiting|another|delay|delayed|down|still)\b",
+    r"\bthanks a (lot|bunch|million)\b.{0,40}\b(not|never|no|nothing)\b",
     r"\bcheers for (nothing|that)\b", r"(^|\s)/s\b", r"\bsuper helpful\b.{0,5}\bnot\b",
     r"\b(love|loving|great|nice) (how|that|waiting|being)\b.{0,60}\b(never|not|no|again|still|lost|broke|"
     r"broken|late|wait|waiting|charged)\b",
