@@ -75,7 +75,8 @@ def test_banking77_subset_beats_a_floor(encoder, shared_nlu_data):
 
 def test_out_of_scope_thresholds_are_calibrated_on_held_out_training_examples(hotel_model, encoder):
     calibration = hotel_model.meta["oos_calibration"]
-    assert calibration["held_out"] == 10  # 20% of each intent's 8 examples, rounded: 2 x 5 intents
+    # 20% of each intent's 8 examples, rounded: 2 x 5 intents, in each of three disjoint folds, pooled
+    assert calibration["held_out"] == 2 * 5 * oos.FOLDS and calibration["folds"] == oos.FOLDS
     assert 0.0 < hotel_model.oos_threshold < 1.0 and -1.0 < hotel_model.similarity_threshold < 1.0
     p = hotel_model.predict("what's the capital of australia")
     assert p.out_of_scope and (p.uncertainty > hotel_model.oos_threshold
@@ -127,3 +128,28 @@ def test_intent_names_become_text():
     assert intent_name_text("card_payment_not_recognised") == "card payment not recognised"
     assert intent_name_text("reverted_card_payment?") == "reverted card payment"
     assert intent_name_text("bitext:contact_human_agent") == "bitext contact human agent"
+
+
+def test_holdout_folds_are_disjoint_and_never_take_a_whole_intent():
+    labels = ["a"] * 10 + ["b"] * 2 + ["c"] + ["d"] * 5
+    folds = oos.holdout_folds(labels, folds=3, share=0.2, seed=1)
+    assert len(folds) == 3
+    flat = [i for fold in folds for i in fold]
+    assert len(flat) == len(set(flat))  # disjoint: pooled, no example counts twice
+    assert 12 not in flat  # "c" has one example: it is never held out
+    for fold in folds:
+        for label in set(labels):
+            # every proxy keeps at least one example of every intent
+            assert any(lab == label for i, lab in enumerate(labels) if i not in fold)
+    assert [sum(labels[i] == "a" for i in fold) for fold in folds] == [2, 2, 2]
+    assert [sum(labels[i] == "b" for i in fold) for fold in folds] == [1, 1, 0]  # two examples: two folds only
+
+
+def test_few_shot_models_learn_the_intent_names_as_examples(hotel_model, encoder):
+    texts, labels = intent_examples()
+    assert hotel_model.fusion is FEW_SHOT
+    assert len(hotel_model._labels) == len(texts) + len(set(labels))
+    named = IntentClassifier(encoder).fit(texts, labels, calibrate=False, fusion=FULL)
+    assert len(named._labels) == len(texts)  # many examples per intent: the names add nothing measured
+    # calibration holds out given examples only, never a name
+    assert hotel_model.meta["oos_calibration"]["held_out"] == 2 * 5 * oos.FOLDS

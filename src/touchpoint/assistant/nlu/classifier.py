@@ -13,7 +13,8 @@ With few examples per intent (fewer than FEW_SHOT_BELOW) two more views help, an
 message's tokens by their rarity in the training examples (idf), so "card" counts less than "swallowed":
 
 4. logistic regression on the max-pooled token vectors (a second pooling of the same encoder pass);
-5. cosine similarity to the embedding of the intent's *name* ("card_swallowed" -> "card swallowed").
+5. cosine similarity to the embedding of the intent's *name* ("card_swallowed" -> "card swallowed"), which also
+   joins the intent's training examples.
 
 With no encoder installed only view 3 exists: it works, with lower accuracy, and says so in its metadata.
 Out-of-scope detection is in `oos.py`: thresholds on the fused distribution's entropy and on the similarity to the
@@ -172,13 +173,20 @@ class IntentClassifier:
             raise TrainingDataError("at least two intents with non-empty examples are needed")
         self.intents = sorted(counts)
         index = {name: i for i, name in enumerate(self.intents)}
+        # Few examples per intent need a weaker penalty (C up) to fit at all; many need more regularisation.
+        per_intent = float(np.median(list(counts.values())))
+        self.fusion = fusion or (FEW_SHOT if per_intent < FEW_SHOT_BELOW else FULL)
+        given = [t for t, _ in pairs]
+        if self.fusion.label and self.encoder is not None:
+            # The intent's name as one more example ("card swallowed"): with 10 examples per intent it was worth
+            # +0.3 points on BANKING77 training examples held out from fitting (4 seeds: +0.7, -0.1, +0.3, +0.2).
+            seen = set(pairs)
+            names = [(clean_text(intent_name_text(n)), n) for n in self.intents]
+            pairs = pairs + [p for p in names if p[0] and p not in seen]
         texts_ok = [t for t, _ in pairs]
         y = np.asarray([index[lab] for _, lab in pairs], dtype=np.int32)
         self._labels = y
         self._members = [np.flatnonzero(y == k) for k in range(len(self.intents))]
-        # Few examples per intent need a weaker penalty (C up) to fit at all; many need more regularisation.
-        per_intent = float(np.median(list(counts.values())))
-        self.fusion = fusion or (FEW_SHOT if per_intent < FEW_SHOT_BELOW else FULL)
         self._ngrams.fit(texts_ok)
         grams = self._ngrams.transform(texts_ok)
         self._ng_coef, self._ng_intercept = _fit_regression(grams, y, 30.0)
@@ -202,7 +210,9 @@ class IntentClassifier:
         self._emb_t = None
         calibration: dict[str, Any] = {}
         if calibrate:
-            calibration = oos.calibrate(self, texts_ok, [lab for _, lab in pairs], oos_reject_rate, encoded)
+            # On the examples as given: each proxy adds the intent names itself, and none is ever held out.
+            calibration = oos.calibrate(self, given, [lab for _, lab in pairs[:len(given)]], oos_reject_rate,
+                                        encoded, texts_ok)
         self.meta = {
             "examples": len(texts_ok), "intents": len(self.intents), "featuriser": self.featuriser_id,
             "fusion": self.fusion.name, "train_seconds": round(time.perf_counter() - started, 2),

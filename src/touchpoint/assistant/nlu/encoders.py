@@ -140,6 +140,9 @@ class OnnxSentenceEncoder:
         # One message is one small graph run: parallelism inside operators is all there is to have.
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # The memory pool would keep the largest batch (training encodes 32 texts at a time) for the life of
+        # the process: 43 MB in the demo. One message costs the same without it (bench/startup.py --answer).
+        options.enable_cpu_mem_arena = False
         try:
             self._session = ort.InferenceSession(str(files.model), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
