@@ -238,7 +238,7 @@ class ApiAccount:
 
 
 async def _prepare(data_dir: Path, accounts: list[tuple[str, dict[str, Any]]], train: bool,
-                   ) -> tuple[int, list[ApiAccount]]:
+                   database: dict[str, str] | None = None) -> tuple[int, list[ApiAccount]]:
     from touchpoint.config import Settings
     from touchpoint.db.migrate import upgrade
     from touchpoint.demo import ensure_demo
@@ -246,7 +246,9 @@ async def _prepare(data_dir: Path, accounts: list[tuple[str, dict[str, Any]]], t
     from touchpoint.runtime import build_runtime
     from touchpoint.workspaces import service as workspaces
 
-    runtime = build_runtime(Settings(data_dir=data_dir, database_url=None, redis_url=None))
+    database = database or {}
+    runtime = build_runtime(Settings(data_dir=data_dir, database_url=database.get("url"), redis_url=None,
+                                     database_schema=database.get("schema")))
     try:
         await upgrade(runtime.engine)
         created = []
@@ -279,12 +281,59 @@ def receiver_paths(secrets: list[str]) -> dict[str, str]:
 
 def prepare_touchpoint(data_dir: Path, receiver_port: int, secrets: list[str],
                        extra_settings: dict[str, Any] | None = None, *, train: bool = False,
-                       ) -> tuple[int, list[ApiAccount]]:
-    """Migrate a fresh data dir, create the demo workspace (its FAQ answers the bot's questions) and one
-    custom API channel account per secret, whose outbound_url is the driver's fake provider."""
+                       database: dict[str, str] | None = None) -> tuple[int, list[ApiAccount]]:
+    """Migrate a fresh data dir (or the PostgreSQL `database`: {"url", "schema"}), create the demo workspace (its
+    FAQ answers the bot's questions) and one custom API channel account per secret, whose outbound_url is the
+    driver's fake provider."""
     specs = [(secret, {"outbound_url": f"http://{HOST}:{receiver_port}/acct/{index}", **(extra_settings or {})})
              for index, secret in enumerate(secrets)]
-    return asyncio.run(_prepare(data_dir, specs, train))
+    return asyncio.run(_prepare(data_dir, specs, train, database))
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str | None) -> Iterator[dict[str, str] | None]:
+    """A fresh schema in the PostgreSQL database at `url` for one run, dropped afterwards (None: SQLite)."""
+    if not url:
+        yield None
+        return
+
+    async def execute(sql: str) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    schema = f"bench_{os.urandom(6).hex()}"
+    asyncio.run(execute(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield {"url": url, "schema": schema}
+    finally:
+        asyncio.run(execute(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@contextlib.contextmanager
+def worker_processes(count: int, *, env: dict[str, str], workdir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`count` `touchpoint worker` processes (PostgreSQL), each logging to workdir/worker-N.log; stopped after."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for number in range(count):
+            with (workdir / f"worker-{number}.log").open("ab") as out:
+                procs.append(subprocess.Popen(touchpoint_cmd("worker"), stdout=out, stderr=subprocess.STDOUT,
+                                              env=env, cwd=workdir))
+        for number, proc in enumerate(procs):  # measured from when every worker runs its loops
+            log = workdir / f"worker-{number}.log"
+            deadline = time.monotonic() + 120
+            while "running; Ctrl-C" not in log.read_text(errors="replace"):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker {number} did not start:\n{log.read_text(errors='replace')[-3000:]}")
+                time.sleep(0.1)
+        yield procs
+    finally:
+        for proc in procs:
+            stop_process(proc)
 
 
 # -------------------------------------------------------------------------------- raw HTTP/1.1 client

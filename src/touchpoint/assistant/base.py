@@ -17,6 +17,9 @@ class AssistantInput:
     channel: str
     locale: str | None = None
     message_id: int | None = None
+    # The message's understanding computed ahead, in a batch (assistant.understanding_batch.Preread), or None.
+    # An assistant that cannot use it ignores it; the result must be the same either way.
+    preread: Any = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,12 @@ flows, knowledge index) lives in the database and in the caches of the modules i
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint.assistant.base import AssistantInput, Decision, Handoff, Reply
@@ -27,6 +29,8 @@ from touchpoint.assistant.policy.signals import Signals, Verdict
 from touchpoint.assistant.signals_builder import Understood, build_signals, from_understanding, words_only
 from touchpoint.assistant.small_talk import small_talk_reply
 from touchpoint.assistant.turns import load_turn_context
+from touchpoint.assistant.understanding_batch import Preread
+from touchpoint.assistant.understanding_batch import preread as preread_many
 from touchpoint.kit.clock import utcnow
 from touchpoint.models import AssistantDecision, Contact, FlowSession, Intent, Workspace
 
@@ -47,10 +51,26 @@ class WorkspaceAssistant:
 
     async def understand(self, session: AsyncSession, workspace: Workspace, text: str) -> tuple[Understood, Any]:
         """The reading of the message and the encoder that made it (None: words only)."""
+        understood, encoder, _ = await self._understand(session, workspace, text, None)
+        return understood, encoder
+
+    async def _understand(self, session: AsyncSession, workspace: Workspace, text: str,
+                          preread: Preread | None) -> tuple[Understood, Any, Any]:
+        """`understand` plus the message's sentence vector for the knowledge base when a preread has it. A preread
+        is used only when it was made by the engine serving now, for this very text: the same reading."""
         engine = await self.registry.engine_for(session, workspace.id)
         if engine is None:
-            return words_only(text), None
-        return from_understanding(engine.understand(text)), engine.intents.encoder
+            return words_only(text), None, None
+        if preread is not None and preread.engine is engine and preread.text == text:
+            return preread.understood, engine.intents.encoder, preread.query_vector
+        return from_understanding(engine.understand(text)), engine.intents.encoder, None
+
+    async def reader(self, session: AsyncSession, workspace_id: int) -> Callable[[list[str]], list[Preread]] | None:
+        """For the inbound worker: a blocking function that understands many (stripped) texts of the workspace at
+        once, to run in a thread before its transaction; None when the workspace has no model (words only are
+        cheap)."""
+        engine = await self.registry.engine_for(session, workspace_id)
+        return partial(preread_many, engine) if engine is not None else None
 
     async def respond(self, session: AsyncSession, message: AssistantInput) -> Decision:
         workspace = await session.get(Workspace, message.workspace_id)
@@ -60,14 +80,15 @@ class WorkspaceAssistant:
         flow_session = await flows.active_session(session, message.conversation_id)
         turn = await load_turn_context(session, conversation_id=message.conversation_id, contact=contact,
                                        in_flow=flow_session is not None)
-        understood, encoder = await self.understand(session, workspace, text)
+        understood, encoder, query_vector = await self._understand(session, workspace, text, message.preread)
         policy, policy_version = await active_policy(session, workspace.id)
         # The knowledge base is part of understanding: a question no intent covers but an article answers is
         # in scope. Asked whenever the intents are not sure, outside flows (a slot answer is no question); a
         # confident article beats an unsure intent.
         hit = None
         if flow_session is None and (understood.out_of_scope or understood.confidence < ACT_CONFIDENCE):
-            hit = await best_answer(session, workspace.id, text, encoder=encoder, language=understood.language)
+            hit = await best_answer(session, workspace.id, text, encoder=encoder, language=understood.language,
+                                    query_vector=query_vector)
             if hit is not None and (understood.out_of_scope or hit.score >= understood.confidence
                                     or understood.confidence < policy.clarify_below):
                 understood = replace(understood, intent=None, out_of_scope=False,
@@ -82,11 +103,14 @@ class WorkspaceAssistant:
                           contact_id=message.contact_id, timezone=workspace.timezone, now=utcnow(),
                           intent=understood.intent)
         decision, flags = await self._act(session, ctx, verdict, signals, flow_session, feedback, workspace, hit,
-                                          policy.default_team)
+                                          policy.default_team,
+                                          (encoder, query_vector) if query_vector is not None else None)
         decision = replace(decision, language=understood.language, sentiment=round(signals.sentiment, 3),
                            confidence=round(understood.confidence, 4),
                            intent=decision.intent or understood.intent)
-        session.add(AssistantDecision(
+        # A Core insert: the record is written once and never read back in this transaction, and the ORM's unit of
+        # work costs more than the statement on this per-message path.
+        await session.execute(insert(AssistantDecision.__table__).values(  # type: ignore[arg-type]
             workspace_id=workspace.id, conversation_id=message.conversation_id, message_id=message.message_id,
             action=decision.action, rule=decision.rule, intent=decision.intent or understood.best_intent,
             confidence=decision.confidence, language=understood.language, sentiment=decision.sentiment,
@@ -97,7 +121,8 @@ class WorkspaceAssistant:
 
     async def _act(self, session: AsyncSession, ctx: FlowContext, verdict: Verdict, signals: Signals,
                    flow_session: FlowSession | None, feedback: bool | None, workspace: Workspace,
-                   hit: KnowledgeHit | None, default_team: str | None) -> tuple[Decision, dict[str, Any]]:
+                   hit: KnowledgeHit | None, default_team: str | None,
+                   known_vector: tuple[Any, Any] | None = None) -> tuple[Decision, dict[str, Any]]:
         if verdict.action == "escalate":
             if flow_session is not None:
                 flow_session.status = "handed_off"
@@ -112,7 +137,7 @@ class WorkspaceAssistant:
             return _clarify(REJECTED_TEXT, "answer_rejected"), {"failed": True}
         if verdict.action == "clarify":
             return _clarify(CLARIFY_TEXT, verdict.rule), {"failed": True, "low_confidence": True}
-        return await self._answer(session, ctx, signals, workspace, hit, default_team)
+        return await self._answer(session, ctx, signals, workspace, hit, default_team, known_vector)
 
     async def _escalate(self, session: AsyncSession, workspace_id: int, verdict: Verdict) -> Decision:
         team = verdict.team
@@ -123,7 +148,9 @@ class WorkspaceAssistant:
                         action="escalate", rule=verdict.rule)
 
     async def _answer(self, session: AsyncSession, ctx: FlowContext, signals: Signals, workspace: Workspace,
-                      hit: KnowledgeHit | None, default_team: str | None) -> tuple[Decision, dict[str, Any]]:
+                      hit: KnowledgeHit | None, default_team: str | None,
+                      known_vector: tuple[Any, Any] | None = None) -> tuple[Decision, dict[str, Any]]:
+        """`known_vector`: (encoder, the message's sentence vector by it) when understanding already made one."""
         intent_name = signals.intent
         if intent_name is not None and hit is None and signals.confidence < ACT_CONFIDENCE:
             if signals.low_confidence_in_row >= 1:  # asked once already: a person, not a second guess
@@ -144,8 +171,10 @@ class WorkspaceAssistant:
                                 rule="intent_response"), {}
         if hit is None:
             encoder = await self._encoder(session, workspace)
+            # The vector of the message is reused only if made by this same encoder (an engine may swap meanwhile).
+            vector = known_vector[1] if known_vector is not None and known_vector[0] is encoder else None
             hit = await best_answer(session, ctx.workspace_id, signals.text, encoder=encoder,
-                                    language=signals.language)
+                                    language=signals.language, query_vector=vector)
         if hit is not None:
             return Decision(replies=(compose_answer(hit),), action="answer", rule="knowledge_answer",
                             scores={"knowledge_score": round(hit.score, 4)}), {}

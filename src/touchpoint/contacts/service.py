@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,10 +27,9 @@ async def resolve_identity(session: AsyncSession, *, workspace_id: int, channel_
     second pass finds theirs. No orphan contact is left behind either way.
     """
     for _ in range(3):
-        identity = await repository.find_identity(session, channel_account_id, external_id)
-        if identity is not None:
-            contact = await session.get(Contact, identity.contact_id)
-            assert contact is not None
+        found = await _identity_with_contact(session, channel_account_id, external_id)
+        if found is not None:
+            identity, contact = found
             _fill_missing(contact, profile)
             return contact, identity
         external_ref = profile.get("external_ref")
@@ -48,6 +48,16 @@ async def resolve_identity(session: AsyncSession, *, workspace_id: int, channel_
         except IntegrityError:
             continue
     raise Conflict("contact identity is being created concurrently; try again", code="identity_race")
+
+
+async def _identity_with_contact(session: AsyncSession, channel_account_id: int,
+                                 external_id: str) -> tuple[ContactIdentity, Contact] | None:
+    """The identity and its contact in one statement (this runs for every inbound message)."""
+    row = (await session.execute(
+        select(ContactIdentity, Contact).join(Contact, Contact.id == ContactIdentity.contact_id)
+        .where(ContactIdentity.channel_account_id == channel_account_id, ContactIdentity.external_id == external_id)
+    )).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def _fill_missing(contact: Contact, profile: dict[str, Any]) -> None:

@@ -9,11 +9,13 @@ backoff, then marked failed with its error for an operator to see.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from datetime import timedelta
 
 from touchpoint.assistant.base import Assistant
+from touchpoint.conversations.prereading import Prereader
 from touchpoint.conversations.processor import ReceiptNotMatchedYet, process_event
 from touchpoint.db import queue
 from touchpoint.kit.clock import utcnow
@@ -27,6 +29,8 @@ RECEIPT_RETRY_SECONDS = 1.0
 TRANSACTION_BUDGET_SECONDS = 0.01
 # Before each transaction, wait at most this long for webhooks waiting to be stored (Runtime.after_pending_acks).
 ACK_PRIORITY_SECONDS = 0.05
+# Read messages ahead of their transaction (prereading.py). TOUCHPOINT_INBOUND_READ_AHEAD=0 turns it off, to compare.
+READ_AHEAD = os.environ.get("TOUCHPOINT_INBOUND_READ_AHEAD", "1") != "0"
 
 
 class InboundWorker:
@@ -47,22 +51,31 @@ class InboundWorker:
         failed: list[tuple[InboundEvent, str]] = []
         early: list[tuple[InboundEvent, str]] = []
         pending = list(rows)
-        while pending:
-            # Several short transactions rather than one per batch: on SQLite a transaction holds the
-            # only write lock, and webhooks waiting behind a 100-event batch would wait its whole length.
-            chunk: list[InboundEvent] = []
-            await self.runtime.after_pending_acks(ACK_PRIORITY_SECONDS)
-            try:
-                async with self.runtime.transaction() as session:
-                    started = time.monotonic()
-                    while pending and time.monotonic() - started < TRANSACTION_BUDGET_SECONDS:
-                        chunk.append(row := pending.pop(0))
-                        await process_event(session, self.assistant, row, utcnow())
-                        await queue.complete(session, InboundEvent, row.id, owner=self.owner)
-            except Exception:
-                # Nothing of the chunk was committed. Savepoints cost two statements and a flush per
-                # event, so they are paid only now: each event again in its own, so only the bad one fails.
-                await self._one_by_one(chunk, failed, early)
+        # The messages' understanding, read ahead in a thread one group at a time (see prereading.py).
+        prereads = await Prereader.start(self.runtime, self.assistant, rows) if READ_AHEAD else Prereader([])
+        try:
+            while pending:
+                # Several short transactions rather than one per batch: on SQLite a transaction holds the
+                # only write lock, and webhooks waiting behind a 100-event batch would wait its whole length.
+                chunk: list[InboundEvent] = []
+                await prereads.wait_for(pending[0])  # never inside the transaction
+                await self.runtime.after_pending_acks(ACK_PRIORITY_SECONDS)
+                try:
+                    async with self.runtime.transaction() as session:
+                        started = time.monotonic()
+                        while (pending and time.monotonic() - started < TRANSACTION_BUDGET_SECONDS
+                               and (not chunk or prereads.ready(pending[0]))):
+                            chunk.append(row := pending.pop(0))
+                            await prereads.wait_for(row)  # only the first row can wait: the others are ready
+                            await process_event(session, self.assistant, row, utcnow(), preread=prereads.get(row))
+                        # The effects and the done marks of the chunk commit together, as one statement marks all.
+                        await queue.complete_many(session, InboundEvent, [row.id for row in chunk], owner=self.owner)
+                except Exception:
+                    # Nothing of the chunk was committed. Savepoints cost two statements and a flush per
+                    # event, so they are paid only now: each event again in its own, so only the bad one fails.
+                    await self._one_by_one(chunk, failed, early, prereads)
+        finally:
+            await prereads.close()
         if failed:
             await self._retry_or_fail(failed)
         if early:
@@ -70,12 +83,12 @@ class InboundWorker:
         return len(rows)
 
     async def _one_by_one(self, rows: list[InboundEvent], failed: list[tuple[InboundEvent, str]],
-                          early: list[tuple[InboundEvent, str]]) -> None:
+                          early: list[tuple[InboundEvent, str]], prereads: Prereader) -> None:
         async with self.runtime.transaction() as session:
             for row in rows:
                 try:
                     async with session.begin_nested():
-                        await process_event(session, self.assistant, row, utcnow())
+                        await process_event(session, self.assistant, row, utcnow(), preread=prereads.get(row))
                         await queue.complete(session, InboundEvent, row.id, owner=self.owner)
                 except ReceiptNotMatchedYet as exc:
                     early.append((row, str(exc)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,7 +60,9 @@ class Processed:
     outcome: str
 
 
-async def process_event(session: AsyncSession, assistant: Assistant, row: InboundEvent, now: datetime) -> Processed:
+async def process_event(session: AsyncSession, assistant: Assistant, row: InboundEvent, now: datetime, *,
+                        preread: Any = None) -> Processed:
+    """`preread`: the message's understanding computed ahead (conversations.prereading), handed to the assistant."""
     event = NormalizedEvent.from_payload(row.payload)
     if event.kind == "status":
         return await _apply_receipt(session, row, event, now)
@@ -75,47 +78,59 @@ async def process_event(session: AsyncSession, assistant: Assistant, row: Inboun
                                                 profile=event.profile)
     conversation, _opened = await service.get_or_open(session, contact=contact, channel_account_id=account.id,
                                                       now=now)
+    # Decided before the message is stored (neither depends on it; a snoozed conversation the message wakes stays
+    # human-owned), so that its language goes into the INSERT instead of a second UPDATE.
+    consent_word = keywords.classify(event.text, workspace.settings)
+    to_humans = not consent_word and ConversationStatus(conversation.status).human_owned
+    language = None
+    if to_humans:
+        language = detect_language_code(event.text)
+    elif not consent_word and preread is not None:
+        language = preread.understood.language  # what the assistant will say, unless it reads the message anew
     stored = await service.store_inbound(session, conversation=conversation, text=event.text, content=event.content,
-                                         external_id=event.provider_event_id, now=now)
+                                         external_id=event.provider_event_id, now=now, language=language)
+    # Every reply below follows this message: the send gate need not look up when the customer last wrote.
+    wrote_at = stored.created_at
     if event.content.get("masked_card_numbers"):
         await queue_message(session, conversation=conversation, sender_kind=SenderKind.system.value,
                             text=CARD_WARNING, purpose=Purpose.transactional, content={"event": "card_masked"},
-                            now=now)
+                            now=now, last_inbound_at=wrote_at)
 
-    consent_word = keywords.classify(event.text, workspace.settings)
     if consent_word:
-        return await _apply_keyword(session, conversation, contact, account.channel, consent_word, event.text)
+        return await _apply_keyword(session, conversation, contact, account.channel, consent_word, event.text,
+                                    wrote_at)
 
-    if ConversationStatus(conversation.status).human_owned:
-        stored.language = detect_language_code(event.text)
+    if to_humans:
         return Processed(conversation.id, "to_humans")
 
     decision = await assistant.respond(session, AssistantInput(
         workspace_id=row.workspace_id, conversation_id=conversation.id, contact_id=contact.id, text=event.text,
-        channel=account.channel, locale=contact.locale, message_id=stored.id))
-    stored.language = decision.language
-    return await apply_decision(session, conversation, decision, now)
+        channel=account.channel, locale=contact.locale, message_id=stored.id, preread=preread))
+    stored.language = decision.language  # no UPDATE when the INSERT already had it
+    return await apply_decision(session, conversation, decision, now, last_inbound_at=wrote_at)
 
 
 async def _apply_keyword(session: AsyncSession, conversation: Conversation, contact: Contact, channel: str,
-                         word: str, text: str) -> Processed:
+                         word: str, text: str, last_inbound_at: datetime | None = None) -> Processed:
     granted = word == "start"
     await record_consent(session, contact=contact, topic="*", channel=channel, granted=granted,
                          source="keyword", evidence=text)
     await queue_message(session, conversation=conversation, sender_kind=SenderKind.system.value,
                         text=START_CONFIRMATION if granted else STOP_CONFIRMATION, purpose=Purpose.transactional,
-                        content={"event": "consent", "granted": granted})
+                        content={"event": "consent", "granted": granted}, last_inbound_at=last_inbound_at)
     return Processed(conversation.id, f"consent:{word}")
 
 
 async def apply_decision(session: AsyncSession, conversation: Conversation, decision: Decision,
-                          now: datetime) -> Processed:
+                          now: datetime, *, last_inbound_at: datetime | None = None) -> Processed:
+    """`last_inbound_at`: when the customer's message being answered was stored, if the caller has just done so."""
     audit = {"rule": decision.rule, "intent": decision.intent, "confidence": decision.confidence,
              "scores": decision.scores}
     for reply in decision.replies:
         await queue_message(session, conversation=conversation, text=reply.text, sender_kind=SenderKind.bot.value,
                             purpose=Purpose.service, content={**reply.content, "rule": decision.rule,
-                                                              "decision": audit}, now=now)
+                                                              "decision": audit}, now=now,
+                            last_inbound_at=last_inbound_at)
     if decision.handoff is None:
         return Processed(conversation.id, f"bot:{decision.rule}")
     team = await repository.team_by_slug(session, conversation.workspace_id, decision.handoff.team_slug)
@@ -131,7 +146,7 @@ async def apply_decision(session: AsyncSession, conversation: Conversation, deci
     # the conversation from this moment on.
     await queue_message(session, conversation=conversation, text=text, sender_kind=SenderKind.system.value,
                         purpose=Purpose.transactional, content={"event": "handoff", "decision": audit, **facts},
-                        now=now)
+                        now=now, last_inbound_at=last_inbound_at)
     return Processed(conversation.id, f"handoff:{decision.handoff.team_slug}")
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from touchpoint.models import Conversation, ConversationStatus, Message, Team
+from touchpoint.models import ContactIdentity, Conversation, ConversationStatus, Message, Team
 
 
 async def access_conversation(session: AsyncSession, workspace_id: int, conversation_id: int) -> Conversation | None:
@@ -74,3 +74,22 @@ async def team_by_slug(session: AsyncSession, workspace_id: int, slug: str) -> T
     return (await session.execute(
         select(Team).where(Team.workspace_id == workspace_id, Team.slug == slug)
     )).scalar_one_or_none()
+
+
+async def open_statuses_for_senders(session: AsyncSession,
+                                    senders: Sequence[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """Per (channel account, sender's external id), the status of the conversation `open_conversation_for` would
+    find (the newest not resolved); senders without one are left out. One statement for a whole batch."""
+    if not senders:
+        return {}
+    wanted = set(senders)
+    rows = (await session.execute(
+        select(ContactIdentity.channel_account_id, ContactIdentity.external_id, Conversation.id, Conversation.status)
+        .join(Conversation, (Conversation.contact_id == ContactIdentity.contact_id)
+              & (Conversation.channel_account_id == ContactIdentity.channel_account_id))
+        .where(ContactIdentity.external_id.in_(sorted({sender for _, sender in wanted})),
+               ContactIdentity.channel_account_id.in_(sorted({account for account, _ in wanted})),
+               Conversation.status != ConversationStatus.resolved.value)
+        .order_by(Conversation.id))).all()
+    # Ascending ids: the newest open conversation of each sender is written last.
+    return {(account, sender): status for account, sender, _, status in rows if (account, sender) in wanted}

@@ -53,11 +53,13 @@ async def get_or_open(session: AsyncSession, *, contact: Contact, channel_accoun
 
 
 async def store_inbound(session: AsyncSession, *, conversation: Conversation, text: str,
-                        content: dict[str, Any], external_id: str, now: datetime) -> Message:
+                        content: dict[str, Any], external_id: str, now: datetime,
+                        language: str | None = None) -> Message:
     message = Message(workspace_id=conversation.workspace_id, conversation_id=conversation.id,
                       channel_account_id=conversation.channel_account_id, direction=Direction.inbound.value,
                       sender_kind=SenderKind.contact.value, text=text, content=content,
-                      status=MessageStatus.received.value, external_id=external_id, status_at=now)
+                      status=MessageStatus.received.value, external_id=external_id, status_at=now,
+                      language=language)
     session.add(message)
     if conversation.status == ConversationStatus.snoozed.value:
         # A customer writing again wakes a snoozed conversation for its agent.

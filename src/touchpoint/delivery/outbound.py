@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from touchpoint.contacts import repository as contacts_repo
@@ -31,9 +31,11 @@ def lane_for_conversation(conversation_id: int) -> str:
 
 
 async def gate_for(session: AsyncSession, *, conversation: Conversation, channel: str, purpose: Purpose,
-                   topic: str, sender_kind: str, now: datetime) -> Verdict:
+                   topic: str, sender_kind: str, now: datetime, last_inbound_at: datetime | None = None) -> Verdict:
+    """`last_inbound_at`: when the conversation's newest inbound message was stored, if the caller knows (the
+    processor has just stored it); otherwise it is looked up."""
     consent = await contacts_repo.consent_in_force(session, conversation.contact_id, topic, channel)
-    last_inbound = (await session.execute(
+    last_inbound = last_inbound_at or (await session.execute(
         select(Message.created_at).where(Message.conversation_id == conversation.id,
                                          Message.direction == Direction.inbound.value)
         .order_by(Message.id.desc()).limit(1)
@@ -50,14 +52,14 @@ async def gate_for(session: AsyncSession, *, conversation: Conversation, channel
 async def queue_message(session: AsyncSession, *, conversation: Conversation, text: str, sender_kind: str,
                         purpose: Purpose, topic: str = "service", agent_id: int | None = None,
                         content: dict[str, Any] | None = None, idempotency_key: str | None = None,
-                        now: datetime | None = None) -> Message:
+                        now: datetime | None = None, last_inbound_at: datetime | None = None) -> Message:
     """Pass the send gate and store the verdict with the message. Sendable messages get an outbox row
-    (committed with the message, so a rolled-back reply is never sent)."""
+    (committed with the message, so a rolled-back reply is never sent). `last_inbound_at`: see gate_for."""
     now = now or utcnow()
     account = await session.get(ChannelAccount, conversation.channel_account_id)
     assert account is not None
     verdict = await gate_for(session, conversation=conversation, channel=account.channel, purpose=purpose,
-                             topic=topic, sender_kind=sender_kind, now=now)
+                             topic=topic, sender_kind=sender_kind, now=now, last_inbound_at=last_inbound_at)
     message = Message(
         workspace_id=conversation.workspace_id, conversation_id=conversation.id,
         channel_account_id=conversation.channel_account_id, direction=Direction.outbound.value,
@@ -69,7 +71,9 @@ async def queue_message(session: AsyncSession, *, conversation: Conversation, te
     session.add(message)
     await session.flush()
     if verdict.action in (Action.send, Action.defer):
-        session.add(OutboxItem(
+        # A Core insert: nothing in this transaction reads the row back, and the ORM's unit of work costs more
+        # than the statement for a row that is written once here and then only by the dispatcher's updates.
+        await session.execute(insert(OutboxItem.__table__).values(  # type: ignore[arg-type]
             workspace_id=conversation.workspace_id, message_id=message.id,
             channel_account_id=conversation.channel_account_id, lane=lane_for_conversation(conversation.id),
             available_at=verdict.until or now, idempotency_key=uuid.uuid4().hex,

@@ -36,14 +36,15 @@ _QUERY_CACHE_SIZE = 256
 _query_vectors: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
 
-def _query_vector(encoder: Any, text: str) -> Any:
+def _query_vector(encoder: Any, text: str, known: Any = None) -> Any:
+    """`known`: the vector the caller already has for `text` (kept for the next search of the same text)."""
     from touchpoint.assistant.knowledge.semantic import encode_query
 
     key = (str(getattr(encoder, "encoder_id", id(encoder))), text)
     vector = _query_vectors.get(key)
     if vector is None:
         # One short text, a few ms: cheaper inline than a thread hop, as the intent classifier does it.
-        vector = _query_vectors[key] = encode_query(encoder, text)
+        vector = _query_vectors[key] = known if known is not None else encode_query(encoder, text)
         if len(_query_vectors) > _QUERY_CACHE_SIZE:
             _query_vectors.popitem(last=False)
     else:
@@ -52,18 +53,20 @@ def _query_vector(encoder: Any, text: str) -> Any:
 
 
 async def search(session: AsyncSession, workspace_id: int, query: str, *, limit: int = 3, encoder: Any = None,
-                 language: str | None = None) -> list[KnowledgeHit]:
+                 language: str | None = None, query_vector: Any = None) -> list[KnowledgeHit]:
     """The published entries that best match `query`, best first, by words and (with an encoder) by meaning.
-    Entries with a language only match a `language` they share; entries without one match every language."""
+    Entries with a language only match a `language` they share; entries without one match every language.
+    `query_vector`: `encoder`'s vector of clean_query(query) when the caller already has it (understanding made
+    it), so the message is not encoded twice."""
     text = clean_query(query)
     if not text or limit <= 0:
         return []
     index = await kb_index.get_index(session, workspace_id, encoder)
-    return search_index(index, text, limit=limit, encoder=encoder, language=language)
+    return search_index(index, text, limit=limit, encoder=encoder, language=language, query_vector=query_vector)
 
 
 def search_index(index: KnowledgeIndex, query: str, *, limit: int = 3, encoder: Any = None,
-                 language: str | None = None) -> list[KnowledgeHit]:
+                 language: str | None = None, query_vector: Any = None) -> list[KnowledgeHit]:
     """`search` on an index already at hand (evaluation, tests)."""
     text = clean_query(query)
     if not text or limit <= 0:
@@ -71,7 +74,7 @@ def search_index(index: KnowledgeIndex, query: str, *, limit: int = 3, encoder: 
     vector = None
     if encoder is not None and index.semantic is not None:
         try:
-            vector = _query_vector(encoder, text)
+            vector = _query_vector(encoder, text, known=query_vector)
         except Exception:  # a failing encoder degrades to words, it never fails the customer's message
             log.exception("encoding a knowledge query failed; searching by words only")
     return rank(index, text, vector, language=language, limit=limit)
@@ -85,9 +88,10 @@ def confident(hits: Sequence[KnowledgeHit]) -> KnowledgeHit | None:
 
 
 async def best_answer(session: AsyncSession, workspace_id: int, query: str, *, encoder: Any = None,
-                      language: str | None = None) -> KnowledgeHit | None:
+                      language: str | None = None, query_vector: Any = None) -> KnowledgeHit | None:
     """The entry to answer with, or None when even the best match is below the calibrated threshold."""
-    return confident(await search(session, workspace_id, query, limit=1, encoder=encoder, language=language))
+    return confident(await search(session, workspace_id, query, limit=1, encoder=encoder, language=language,
+                                  query_vector=query_vector))
 
 
 def compose_answer(hit: KnowledgeHit) -> Reply:
