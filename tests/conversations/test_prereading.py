@@ -153,7 +153,7 @@ async def test_the_assistant_uses_a_reading_only_from_the_engine_serving_now_and
 
 @pytest.fixture(scope="module")
 def engine():
-    for module in ("numpy", "scipy", "onnxruntime", "tokenizers", "py3langid"):
+    for module in ("numpy", "scipy", "onnxruntime", "tokenizers", "fasttext"):
         pytest.importorskip(module, reason="the nlu extra is not installed")
     from tests.assistant.samples import intent_examples
     from touchpoint.assistant.nlu.classifier import IntentClassifier
